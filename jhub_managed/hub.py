@@ -1,0 +1,366 @@
+"""``configure(c, ...)``: the one call in ``jupyterhub_config.py`` that wires the suite in.
+
+.. code-block:: python
+
+    from jhub_managed.hub import configure
+    configure(c, hub_name="physics", spawner="kube", authenticator="github")
+
+Every option is a trait of :class:`ManagedHub`; the same names can be set as
+``c.ManagedHub.<name>`` before the call. A wrong name or value stops the hub at start with
+one clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import sys
+from typing import Any
+
+from traitlets import Bool, Dict, List, Unicode, default, validate
+from traitlets import Integer as Int
+from traitlets.config import Config, Configurable
+
+from .settings import Ceilings, document_errors
+
+#: the custom scope whose holders may edit the hub's settings
+SETTINGS_SCOPE = "custom:jhub-managed:settings"
+SETTINGS_ROLE = "jhub-managed-settings-editors"
+SERVICE_NAMES = ("config", "usage", "health")
+TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
+
+#: what each service may do with the hub's API, no more
+SERVICE_SCOPES = {
+    "config": ["list:groups", "read:groups:name"],
+    "usage": ["list:users", "read:users", "read:servers", "read:users:activity"],
+    "health": ["read:hub", "list:services", "read:services:status"],
+}
+SPAWNERS = {
+    "local": "jhub_managed.spawner.ManagedLocalSpawner",
+    "kube": "jhub_managed.spawner.ManagedKubeSpawner",
+}
+AUTHENTICATORS = {
+    "demo": "jhub_managed.authenticators.ManagedDemoAuthenticator",
+}
+_HUB_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class ConfigureError(ValueError):
+    """A wrong option of :func:`configure`; the message says which and why."""
+
+
+def _free_port(ip: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((ip, 0))
+        return sock.getsockname()[1]
+
+
+class ManagedHub(Configurable):
+    """Options of :func:`configure`, the one call that wires jhub-managed into a hub."""
+
+    hub_name = Unicode(
+        "hub",
+        config=True,
+        help="""Name of this hub in the fleet (lowercase letters, digits and dashes).
+
+        Used in pod labels, metrics and usage reports to tell hubs apart.""",
+    )
+
+    @validate("hub_name")
+    def _check_hub_name(self, proposal):
+        if not _HUB_NAME.fullmatch(proposal.value):
+            raise ConfigureError(
+                f"hub_name {proposal.value!r} must be 1-63 lowercase letters, digits or "
+                "dashes, starting and ending with a letter or digit"
+            )
+        return proposal.value
+
+    spawner = Unicode(
+        "kube",
+        config=True,
+        help="""Which managed spawner to use: ``kube`` (ManagedKubeSpawner), ``local``
+        (ManagedLocalSpawner, for demos and tests) or ``""`` to leave
+        ``c.JupyterHub.spawner_class`` as it is.""",
+    )
+
+    @validate("spawner")
+    def _check_spawner(self, proposal):
+        if proposal.value and proposal.value not in SPAWNERS:
+            raise ConfigureError(
+                f"spawner {proposal.value!r} is not one of {', '.join(sorted(SPAWNERS))}"
+            )
+        return proposal.value
+
+    authenticator = Unicode(
+        "",
+        config=True,
+        help="""Which managed authenticator to use: ``demo`` (password login for demos and
+        tests), or ``""`` to leave ``c.JupyterHub.authenticator_class`` as it is.""",
+    )
+
+    @validate("authenticator")
+    def _check_authenticator(self, proposal):
+        if proposal.value and proposal.value not in AUTHENTICATORS:
+            raise ConfigureError(
+                f"authenticator {proposal.value!r} is not one of "
+                f"{', '.join(sorted(AUTHENTICATORS))}"
+            )
+        return proposal.value
+
+    data_dir = Unicode(
+        config=True,
+        help="""Directory for jhub-managed's own files (the SQLite store by default).
+        Defaults to the hub's working directory.""",
+    )
+
+    @default("data_dir")
+    def _default_data_dir(self):
+        return os.getcwd()
+
+    db_url = Unicode(
+        config=True,
+        help="""SQLAlchemy URL of the jhub-managed store (settings versions, usage, health).
+
+        Defaults to SQLite in ``data_dir``. For PostgreSQL use e.g.
+        ``postgresql+psycopg://user:password@host/dbname``.""",
+    )
+
+    @default("db_url")
+    def _default_db_url(self):
+        return "sqlite:///" + os.path.join(os.path.abspath(self.data_dir), "jhub-managed.sqlite")
+
+    operator_defaults = Dict(
+        config=True,
+        help="""Fleet-wide settings from the operator: a settings document (profiles,
+        announcement, branding) that every hub starts from.""",
+    )
+    hub_values = Dict(
+        config=True,
+        help="""This hub's settings from its deployment values, merged over
+        ``operator_defaults``. Hub admins' edits in the settings service come on top.""",
+    )
+    ceilings = Dict(
+        config=True,
+        help="""Operator ceilings no hub admin can exceed: ``cpu_limit``, ``cpu_guarantee``
+        (cores), ``mem_limit``, ``mem_guarantee`` (e.g. ``"16G"``), ``gpu_limit``,
+        ``node_selectors`` (list of allowed selectors) and ``image_patterns`` (regexes an
+        image must match whole).""",
+    )
+
+    @validate("ceilings")
+    def _check_ceilings(self, proposal):
+        try:
+            Ceilings.from_config(proposal.value)
+        except (ValueError, TypeError, re.error) as e:
+            raise ConfigureError(f"ceilings: {e}") from None
+        return proposal.value
+
+    settings_editor_groups = List(
+        Unicode(),
+        config=True,
+        help="""Groups whose members may edit this hub's settings without being hub admins
+        (hub admins always may).""",
+    )
+    services = List(
+        Unicode(),
+        default_value=list(SERVICE_NAMES),
+        config=True,
+        help="Which of the hub-managed services to run: any of config, usage, health.",
+    )
+
+    @validate("services")
+    def _check_services(self, proposal):
+        unknown = sorted(set(proposal.value) - set(SERVICE_NAMES))
+        if unknown:
+            raise ConfigureError(
+                f"unknown service {unknown[0]!r}; services are {', '.join(SERVICE_NAMES)}"
+            )
+        return proposal.value
+
+    service_ip = Unicode(
+        "127.0.0.1",
+        config=True,
+        help="Address the services listen on (``0.0.0.0`` in a hub pod, so the proxy reaches them).",
+    )
+    service_host = Unicode(
+        "",
+        config=True,
+        help="""Host name the proxy uses to reach the services; defaults to ``service_ip``
+        (the chart sets the hub's Kubernetes service name, ``hub``).""",
+    )
+    service_ports = Dict(
+        value_trait=Int(),
+        config=True,
+        help="""Port of each service, e.g. ``{"config": 10101}``. A service without a port
+        gets a free one at hub start (fine on one machine; set them in a hub pod).""",
+    )
+    extra_service_environment = Dict(
+        value_trait=Unicode(),
+        config=True,
+        help="Extra environment variables for every jhub-managed service.",
+    )
+    announcement_in_templates = Bool(
+        True,
+        config=True,
+        help="Show the hub admins' announcement and branding on the hub's own pages.",
+    )
+
+    def check_settings_layers(self) -> None:
+        ceilings = Ceilings.from_config(self.ceilings)
+        for name in ("operator_defaults", "hub_values"):
+            layer = getattr(self, name)
+            if not layer:
+                continue
+            errors = document_errors(layer, ceilings)
+            if errors:
+                detail = "; ".join(f"{e.path or '/'}: {e.message}" for e in errors[:5])
+                raise ConfigureError(f"{name} is not a valid settings document: {detail}")
+
+    def service_environment(self) -> dict[str, str]:
+        return {
+            "JHUB_MANAGED_CONFIG": json.dumps(
+                {
+                    "hub_name": self.hub_name,
+                    "db_url": self.db_url,
+                    "operator_defaults": self.operator_defaults,
+                    "hub_values": self.hub_values,
+                    "ceilings": self.ceilings,
+                    "settings_scope": SETTINGS_SCOPE,
+                }
+            ),
+            "PYTHONUNBUFFERED": "1",
+            **self.extra_service_environment,
+        }
+
+    def service_definitions(self) -> list[dict[str, Any]]:
+        env = self.service_environment()
+        host = self.service_host or self.service_ip
+        services = []
+        for name in self.services:
+            port = self.service_ports.get(name) or _free_port(self.service_ip)
+            service = {
+                "name": name,
+                "url": f"http://{host}:{port}",
+                "command": [
+                    sys.executable,
+                    "-m",
+                    f"jhub_managed.services.{name}",
+                    f"--ip={self.service_ip}",
+                    f"--port={port}",
+                ],
+                "environment": dict(env),
+                "display": True,
+                "oauth_no_confirm": True,
+            }
+            if name == "config":
+                # the settings scope rides on the service's OAuth tokens, so the service can
+                # see who holds it
+                service["oauth_client_allowed_scopes"] = [SETTINGS_SCOPE]
+            services.append(service)
+        return services
+
+    def roles(self) -> list[dict[str, Any]]:
+        roles = [
+            {
+                "name": "user",
+                "description": "Standard user privileges, plus the jhub-managed pages",
+                "scopes": ["self"]
+                + [f"access:services!service={name}" for name in self.services],
+            },
+            {
+                "name": SETTINGS_ROLE,
+                "description": "Edit this hub's profiles, announcement and branding",
+                "scopes": [SETTINGS_SCOPE, "access:services!service=config"],
+                "groups": list(self.settings_editor_groups),
+            },
+        ]
+        for name in self.services:
+            roles.append(
+                {
+                    "name": f"jhub-managed-{name}-service",
+                    "description": f"What the jhub-managed {name} service may do",
+                    "scopes": SERVICE_SCOPES[name],
+                    "services": [name],
+                }
+            )
+        return roles
+
+
+def _merge_roles(existing: list[dict], ours: list[dict]) -> list[dict]:
+    by_name = {role["name"]: dict(role) for role in existing}
+    for role in ours:
+        if role["name"] in by_name:
+            merged = by_name[role["name"]]
+            for key in ("scopes", "users", "groups", "services"):
+                if key in role:
+                    merged[key] = sorted(set(merged.get(key, [])) | set(role[key]))
+        else:
+            by_name[role["name"]] = role
+    return list(by_name.values())
+
+
+def configure(c: Config, **options: Any) -> ManagedHub:
+    """Wire jhub-managed into the hub configuration ``c``.
+
+    Sets the spawner and authenticator classes (when asked), the ``config``, ``usage`` and
+    ``health`` services with their roles and scopes, the custom settings scope, the template
+    paths and the template variables (announcement, branding). Options are the traits of
+    :class:`ManagedHub`; anything else raises :class:`ConfigureError`.
+    """
+    known = set(ManagedHub.class_own_traits(config=True))
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigureError(
+            f"configure() got an unknown option {unknown[0]!r}; options are: "
+            + ", ".join(sorted(known))
+        )
+    try:
+        hub = ManagedHub(config=c, **options)
+    except ConfigureError:
+        raise
+    except Exception as e:  # traitlets' TraitError for a wrong type
+        raise ConfigureError(f"configure(): {e}") from None
+    hub.check_settings_layers()
+
+    if hub.spawner:
+        c.JupyterHub.spawner_class = SPAWNERS[hub.spawner]
+    if hub.authenticator:
+        c.JupyterHub.authenticator_class = AUTHENTICATORS[hub.authenticator]
+    for cls in ("ManagedKubeSpawner", "ManagedLocalSpawner"):
+        section = c[cls]
+        section.settings_db_url = hub.db_url
+        section.operator_defaults = hub.operator_defaults
+        section.hub_values = hub.hub_values
+        section.ceilings = hub.ceilings
+        section.hub_name = hub.hub_name
+
+    existing_services = [s for s in c.JupyterHub.get("services", []) or []]
+    ours = hub.service_definitions()
+    taken = {s["name"] for s in existing_services}
+    clash = sorted(taken & {s["name"] for s in ours})
+    if clash:
+        raise ConfigureError(f"a service named {clash[0]!r} is already configured")
+    c.JupyterHub.services = existing_services + ours
+
+    scopes = dict(c.JupyterHub.get("custom_scopes", {}) or {})
+    scopes[SETTINGS_SCOPE] = {
+        "description": "Edit this hub's profiles, announcement and branding"
+    }
+    c.JupyterHub.custom_scopes = scopes
+    c.JupyterHub.load_roles = _merge_roles(
+        list(c.JupyterHub.get("load_roles", []) or []), hub.roles()
+    )
+
+    paths = list(c.JupyterHub.get("template_paths", []) or [])
+    hub_templates = os.path.join(TEMPLATES, "hub")
+    if hub_templates not in paths:
+        c.JupyterHub.template_paths = [hub_templates, *paths]
+    if hub.announcement_in_templates:
+        from .templating import template_vars
+
+        tvars = dict(c.JupyterHub.get("template_vars", {}) or {})
+        tvars.update(template_vars(hub))
+        c.JupyterHub.template_vars = tvars
+    return hub

@@ -1,0 +1,1 @@
+"""The hub-managed services: ``config`` (settings), ``usage`` (reports, metrics), ``health``."""

@@ -1,0 +1,1 @@
+"""The ``config`` service: hub admins edit the hub's settings at ``/services/config/``."""

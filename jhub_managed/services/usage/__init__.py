@@ -1,0 +1,1 @@
+"""The ``usage`` service: who used what, for how long, at ``/services/usage/``."""

@@ -1,0 +1,60 @@
+"""The announcement: safe HTML from a Markdown subset, shown inside its time window."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+import nh3
+from markdown_it import MarkdownIt
+
+PAGES = ("login", "home", "spawn")
+_ALLOWED_TAGS = {"p", "em", "strong", "a", "code", "br", "ul", "ol", "li", "s"}
+# "html": False makes raw HTML in the text come out as text; nh3 is the second wall.
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable(
+    ["image", "heading", "lheading", "table", "fence", "code", "hr", "blockquote"], True
+)
+
+
+def render_markdown(text: str) -> str:
+    """Markdown to HTML that is safe to place in a page as it is."""
+    html = _MARKDOWN.render(text or "")
+    return nh3.clean(
+        html,
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    ).strip()
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def is_active(announcement: Mapping[str, Any], now: datetime) -> bool:
+    if not (announcement.get("text") or "").strip():
+        return False
+    starts, expires = (
+        _parse_time(announcement.get("starts_at")),
+        _parse_time(announcement.get("expires_at")),
+    )
+    return (starts is None or starts <= now) and (expires is None or now < expires)
+
+
+def announcement_html(
+    announcement: Mapping[str, Any] | None, page: str, now: datetime | None = None
+) -> str:
+    """The announcement's HTML for ``page`` (login, home, spawn) at ``now``; ``""`` if none."""
+    if not announcement:
+        return ""
+    now = now or datetime.now(timezone.utc)
+    if not is_active(announcement, now):
+        return ""
+    if page not in (announcement.get("show_on") or PAGES):
+        return ""
+    return render_markdown(announcement["text"])

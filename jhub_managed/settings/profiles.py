@@ -1,0 +1,271 @@
+"""Pure functions over profile lists: who may use what, and what a request resolves to.
+
+A profile list here is a kubespawner ``profile_list`` with ``allowed_groups`` at profile,
+choice and unlisted-choice level. Group names compare case-insensitively; an empty or absent
+``allowed_groups`` means everyone.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+UNLISTED_SUFFIX = "--unlisted-choice"
+#: Longest value accepted for any one user option (an image name is far shorter).
+MAX_OPTION_VALUE_LENGTH = 1024
+
+
+class ProfileRequestError(ValueError):
+    """A spawn request the user may not make or that names something unknown.
+
+    ``status`` is the HTTP status the hub should answer with: 400 for unknown or malformed
+    requests, 403 for a profile or choice the user's groups do not allow.
+    """
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def normalize_groups(groups: Iterable[str] | None) -> frozenset[str]:
+    return frozenset(g.casefold() for g in groups or ())
+
+
+def is_allowed(entry: Mapping[str, Any], user_groups: frozenset[str]) -> bool:
+    """Whether a profile, choice or unlisted choice is open to a user in ``user_groups``.
+
+    ``user_groups`` must already be normalised with :func:`normalize_groups`.
+    """
+    allowed = entry.get("allowed_groups") or ()
+    if not allowed:
+        return True
+    return not user_groups.isdisjoint(g.casefold() for g in allowed)
+
+
+def _unlisted_enabled(option: Mapping[str, Any]) -> bool:
+    unlisted = option.get("unlisted_choice") or {}
+    return bool(unlisted.get("enabled"))
+
+
+def filter_profile(profile: Mapping[str, Any], user_groups: frozenset[str]) -> dict | None:
+    """The profile as a user in ``user_groups`` sees it, or ``None`` if they may not use it.
+
+    Choices and unlisted choices the user may not use are removed. A profile left with an
+    option that has nothing to choose is not usable, so it is hidden too.
+    """
+    if not is_allowed(profile, user_groups):
+        return None
+    visible = copy.deepcopy(dict(profile))
+    options = visible.get("profile_options") or {}
+    for key, option in options.items():
+        choices = {
+            name: choice
+            for name, choice in (option.get("choices") or {}).items()
+            if is_allowed(choice, user_groups)
+        }
+        option["choices"] = choices
+        unlisted = option.get("unlisted_choice")
+        if unlisted and unlisted.get("enabled") and not is_allowed(unlisted, user_groups):
+            option.pop("unlisted_choice")
+        if not choices and not _unlisted_enabled(option):
+            return None
+        if choices and not any(c.get("default") for c in choices.values()):
+            next(iter(choices.values()))["default"] = True
+        options[key] = option
+    return visible
+
+
+def profiles_for_groups(
+    profiles: Iterable[Mapping[str, Any]], groups: Iterable[str] | None
+) -> list[dict]:
+    """The profiles a member of ``groups`` may use, each trimmed to its allowed choices.
+
+    Exactly one profile of the result is marked ``default`` (the first allowed one that was
+    marked, else the first).
+    """
+    user_groups = normalize_groups(groups)
+    result = [p for p in (filter_profile(p, user_groups) for p in profiles) if p is not None]
+    defaults = [p for p in result if p.get("default")]
+    for p in result:
+        p.pop("default", None)
+    if result:
+        (defaults[0] if defaults else result[0])["default"] = True
+    return result
+
+
+def who_may_use(entry: Mapping[str, Any]) -> str:
+    groups = entry.get("allowed_groups") or []
+    if len(groups) == 1:
+        return f"members of the group '{groups[0]}'"
+    return "members of the groups " + ", ".join(f"'{g}'" for g in groups)
+
+
+@dataclass
+class ProfileSelection:
+    """A validated spawn request: the profile, the choices made and the merged overrides."""
+
+    profile: dict
+    choices: dict[str, str] = field(default_factory=dict)
+    unlisted: dict[str, str] = field(default_factory=dict)
+    override: dict = field(default_factory=dict)
+
+    @property
+    def slug(self) -> str:
+        return self.profile["slug"]
+
+    def user_options(self) -> dict[str, str]:
+        """The selection as kubespawner-style ``user_options``."""
+        options: dict[str, str] = {"profile": self.slug}
+        options.update(self.choices)
+        for key, value in self.unlisted.items():
+            options[key + UNLISTED_SUFFIX] = value
+        return options
+
+
+def _check_text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ProfileRequestError(f"Option '{name}' must be text, not {type(value).__name__}.")
+    if len(value) > MAX_OPTION_VALUE_LENGTH:
+        raise ProfileRequestError(
+            f"Option '{name}' is too long ({len(value)} characters; "
+            f"at most {MAX_OPTION_VALUE_LENGTH})."
+        )
+    return value
+
+
+def _substitute(override: Any, value: str) -> Any:
+    """Fill ``{value}`` in an unlisted choice's override, as kubespawner does."""
+    if isinstance(override, str):
+        return override.replace("{value}", value)
+    if isinstance(override, Mapping):
+        return {k: _substitute(v, value) for k, v in override.items()}
+    if isinstance(override, list):
+        return [_substitute(v, value) for v in override]
+    return override
+
+
+def fullmatch_any(patterns: Iterable[str], value: str) -> bool:
+    """Whether ``value`` matches one of ``patterns`` as a whole string.
+
+    ``re.fullmatch`` rather than ``re.match``: a pattern without anchors must not accept a
+    value that merely starts like an allowed one, and ``$`` must not accept a trailing newline.
+    """
+    return any(re.fullmatch(p, value) for p in patterns)
+
+
+def select_profile(
+    profiles: list[Mapping[str, Any]],
+    groups: Iterable[str] | None,
+    user_options: Mapping[str, Any] | None,
+) -> ProfileSelection:
+    """Validate a spawn request against the full profile list and the user's groups.
+
+    ``user_options`` is kubespawner-shaped: ``{"profile": slug, option: choice,
+    option + "--unlisted-choice": free text}``. Missing options take their default choice.
+    Raises :class:`ProfileRequestError` (400 unknown or malformed, 403 not allowed).
+    """
+    user_options = dict(user_options or {})
+    if not profiles:
+        raise ProfileRequestError("This hub offers no profiles yet.", status=403)
+    user_groups = normalize_groups(groups)
+    slug = user_options.get("profile")
+    if slug in (None, ""):
+        visible = profiles_for_groups(profiles, groups)
+        if not visible:
+            raise ProfileRequestError("No profile on this hub is open to you.", status=403)
+        profile_def = next(p for p in profiles if p["slug"] == visible[0]["slug"])
+    else:
+        slug = _check_text("profile", slug)
+        matches = [p for p in profiles if p["slug"] == slug]
+        if not matches:
+            raise ProfileRequestError(f"Unknown profile '{slug}'.")
+        profile_def = matches[0]
+        if not is_allowed(profile_def, user_groups):
+            raise ProfileRequestError(
+                f"The profile '{profile_def['display_name']}' is only for "
+                f"{who_may_use(profile_def)}.",
+                status=403,
+            )
+    selection = ProfileSelection(profile=copy.deepcopy(dict(profile_def)))
+    override = copy.deepcopy(profile_def.get("kubespawner_override") or {})
+    options = profile_def.get("profile_options") or {}
+
+    known = {"profile"} | set(options) | {k + UNLISTED_SUFFIX for k in options}
+    unknown = sorted(k for k in user_options if k not in known)
+    if unknown:
+        raise ProfileRequestError(
+            f"Unknown option '{unknown[0]}' for profile '{profile_def['slug']}'."
+        )
+
+    for key, option in options.items():
+        choices = option.get("choices") or {}
+        unlisted_def = option.get("unlisted_choice") or {}
+        unlisted_value = user_options.get(key + UNLISTED_SUFFIX)
+        choice = user_options.get(key)
+        if unlisted_value not in (None, "") and unlisted_def.get("enabled") and (
+            choice in (None, "", "unlisted_choice")
+        ):
+            value = _check_text(key, unlisted_value)
+            if not is_allowed(unlisted_def, user_groups):
+                raise ProfileRequestError(
+                    f"Entering your own value for '{option['display_name']}' is only for "
+                    f"{who_may_use(unlisted_def)}.",
+                    status=403,
+                )
+            regex = unlisted_def.get("validation_regex")
+            if regex and not fullmatch_any([regex], value):
+                message = unlisted_def.get("validation_message") or (
+                    f"must match the pattern {regex}"
+                )
+                raise ProfileRequestError(
+                    f"'{value}' is not accepted for '{option['display_name']}': {message}"
+                )
+            selection.unlisted[key] = value
+            override = _merge_override(
+                override, _substitute(unlisted_def.get("kubespawner_override") or {}, value)
+            )
+            continue
+        if unlisted_value not in (None, "") and not unlisted_def.get("enabled"):
+            raise ProfileRequestError(
+                f"'{option['display_name']}' does not take a value of your own."
+            )
+        if choice in (None, ""):
+            allowed_choices = [k for k, c in choices.items() if is_allowed(c, user_groups)]
+            defaults = [k for k in allowed_choices if choices[k].get("default")]
+            if not allowed_choices:
+                raise ProfileRequestError(
+                    f"Choose a value for '{option['display_name']}'.", status=400
+                )
+            choice = (defaults or allowed_choices)[0]
+        choice = _check_text(key, choice)
+        if choice not in choices:
+            raise ProfileRequestError(
+                f"Unknown choice '{choice}' for '{option['display_name']}' "
+                f"in profile '{profile_def['slug']}'."
+            )
+        choice_def = choices[choice]
+        if not is_allowed(choice_def, user_groups):
+            raise ProfileRequestError(
+                f"The choice '{choice_def['display_name']}' of '{option['display_name']}' is "
+                f"only for {who_may_use(choice_def)}.",
+                status=403,
+            )
+        selection.choices[key] = choice
+        override = _merge_override(override, choice_def.get("kubespawner_override") or {})
+    selection.override = override
+    return selection
+
+
+def _merge_override(base: dict, extra: Mapping[str, Any]) -> dict:
+    """Later overrides win; dict-valued settings (environment, node_selector, ...) merge."""
+    merged = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = {**merged[key], **copy.deepcopy(dict(value))}
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged

@@ -1,0 +1,202 @@
+"""The JSON Schema of a hub's settings document.
+
+The schema is the single source for validation (``validate.py``) and for the reference
+documentation. A profile is a kubespawner ``profile_list`` entry, plus ``allowed_groups``
+at profile, choice and unlisted-choice level, plus an optional ``idle_timeout``.
+"""
+
+from __future__ import annotations
+
+import copy
+
+SLUG_PATTERN = r"^[a-z0-9]([-a-z0-9_]{0,61}[a-z0-9])?$"
+OPTION_KEY_PATTERN = r"^[A-Za-z0-9][-A-Za-z0-9_]{0,62}$"
+# Kubernetes quantities as kubespawner accepts them: 2, 0.5, "500M", "2G", "1.5Gi"
+_MEMORY = {
+    "description": "Memory as bytes or with a suffix K, M, G, T (or Ki, Mi, Gi, Ti).",
+    "anyOf": [
+        {"type": "integer", "minimum": 0},
+        {"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?([KMGT]i?)?$", "maxLength": 32},
+    ],
+}
+_CPU = {"description": "CPU cores (may be fractional).", "type": "number", "minimum": 0}
+_GROUPS = {
+    "description": (
+        "Groups whose members may use this. Empty or absent means everyone. "
+        "Group names are compared case-insensitively."
+    ),
+    "type": "array",
+    "items": {"type": "string", "minLength": 1, "maxLength": 255},
+    "maxItems": 500,
+    "uniqueItems": True,
+}
+
+KUBESPAWNER_OVERRIDE = {
+    "description": (
+        "Spawner settings this profile or choice sets, as in kubespawner's "
+        "kubespawner_override. The keys below are checked; other kubespawner settings "
+        "are passed through."
+    ),
+    "type": "object",
+    "properties": {
+        "image": {"type": "string", "minLength": 1, "maxLength": 512},
+        "cpu_guarantee": _CPU,
+        "cpu_limit": _CPU,
+        "mem_guarantee": _MEMORY,
+        "mem_limit": _MEMORY,
+        "extra_resource_limits": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "integer"]},
+        },
+        "extra_resource_guarantees": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "integer"]},
+        },
+        "node_selector": {"type": "object", "additionalProperties": {"type": "string"}},
+        "environment": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "maxLength": 4096},
+            "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        },
+        "default_url": {"type": "string", "maxLength": 255},
+    },
+    "additionalProperties": True,
+}
+
+CHOICE = {
+    "type": "object",
+    "required": ["display_name"],
+    "properties": {
+        "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": {"type": "string", "maxLength": 2000},
+        "default": {"type": "boolean"},
+        "kubespawner_override": KUBESPAWNER_OVERRIDE,
+        "allowed_groups": _GROUPS,
+    },
+    "additionalProperties": False,
+}
+
+UNLISTED_CHOICE = {
+    "description": "A free-text choice, for example any image that matches a pattern.",
+    "type": "object",
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "display_name": {"type": "string", "maxLength": 200},
+        "display_name_in_choices": {"type": "string", "maxLength": 200},
+        "validation_regex": {
+            "description": "Regular expression the whole value must match.",
+            "type": "string",
+            "maxLength": 1000,
+        },
+        "validation_message": {"type": "string", "maxLength": 500},
+        "kubespawner_override": KUBESPAWNER_OVERRIDE,
+        "allowed_groups": _GROUPS,
+    },
+    "additionalProperties": False,
+}
+
+PROFILE_OPTION = {
+    "type": "object",
+    "required": ["display_name"],
+    "properties": {
+        "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "choices": {
+            "type": "object",
+            "propertyNames": {"pattern": OPTION_KEY_PATTERN},
+            "additionalProperties": CHOICE,
+            "maxProperties": 200,
+        },
+        "unlisted_choice": UNLISTED_CHOICE,
+    },
+    "additionalProperties": False,
+}
+
+PROFILE = {
+    "type": "object",
+    "required": ["display_name", "slug"],
+    "properties": {
+        "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "slug": {
+            "description": "Stable identifier of the profile, used in launch links and reports.",
+            "type": "string",
+            "pattern": SLUG_PATTERN,
+        },
+        "description": {"type": "string", "maxLength": 4000},
+        "default": {"type": "boolean"},
+        "kubespawner_override": KUBESPAWNER_OVERRIDE,
+        "profile_options": {
+            "type": "object",
+            "propertyNames": {"pattern": OPTION_KEY_PATTERN},
+            "additionalProperties": PROFILE_OPTION,
+            "maxProperties": 20,
+        },
+        "allowed_groups": _GROUPS,
+        "idle_timeout": {
+            "description": "Seconds of inactivity after which servers of this profile are culled.",
+            "type": "integer",
+            "minimum": 60,
+        },
+    },
+    "additionalProperties": False,
+}
+
+ANNOUNCEMENT = {
+    "description": "A message shown on the hub's pages.",
+    "type": "object",
+    "properties": {
+        "text": {
+            "description": "Markdown (a safe subset: no raw HTML).",
+            "type": "string",
+            "maxLength": 5000,
+        },
+        "level": {"type": "string", "enum": ["info", "warning", "danger"]},
+        "starts_at": {"type": ["string", "null"], "format": "date-time"},
+        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+        "show_on": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["login", "home", "spawn"]},
+            "uniqueItems": True,
+        },
+    },
+    "additionalProperties": False,
+}
+
+_URL = {"type": "string", "maxLength": 2000, "pattern": r"^(https?://\S+)?$"}
+
+BRANDING = {
+    "description": "How the hub presents itself on its login page.",
+    "type": "object",
+    "properties": {
+        "organization_name": {"type": "string", "maxLength": 200},
+        "organization_url": _URL,
+        "logo_url": _URL,
+        "funded_by": {"type": "string", "maxLength": 500},
+        "contact": {
+            "description": "Who users ask for help: an e-mail address or a URL.",
+            "type": "string",
+            "maxLength": 500,
+        },
+    },
+    "additionalProperties": False,
+}
+
+SETTINGS_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://jhub-managed.readthedocs.io/schema/settings.json",
+    "title": "jhub-managed hub settings",
+    "type": "object",
+    "properties": {
+        "profiles": {"type": "array", "items": PROFILE, "maxItems": 500},
+        "announcement": ANNOUNCEMENT,
+        "branding": BRANDING,
+    },
+    "additionalProperties": False,
+}
+
+#: Largest settings document accepted, as JSON text.
+MAX_DOCUMENT_BYTES = 1_000_000
+
+
+def settings_schema() -> dict:
+    """A copy of the settings schema, safe to change."""
+    return copy.deepcopy(SETTINGS_SCHEMA)

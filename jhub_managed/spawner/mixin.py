@@ -1,0 +1,247 @@
+"""What the managed spawners share: profiles from the settings store, filtered by group,
+validated on the server, applied before start."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from tornado import web
+from traitlets import Dict, Unicode, default
+from traitlets.config import Configurable
+
+from ..settings import (
+    Ceilings,
+    ProfileRequestError,
+    ProfileSelection,
+    override_errors,
+    profiles_for_groups,
+    select_profile,
+)
+from ..settings.profiles import UNLISTED_SUFFIX
+from ..settings.quantities import format_cpu, format_memory, parse_memory
+from ..settings.validate import gpu_count
+from ..store.source import SettingsSource
+
+_FORM_ENV = Environment(
+    loader=PackageLoader("jhub_managed", "templates"),
+    autoescape=select_autoescape(default=True),
+)
+
+
+def resources_in_words(override: dict[str, Any]) -> list[str]:
+    """``{"cpu_limit": 2, "mem_limit": "4G"}`` -> ``["up to 2 CPUs", "up to 4 GB memory"]``."""
+    words = []
+    cpu_g, cpu_l = override.get("cpu_guarantee"), override.get("cpu_limit")
+    if cpu_g is not None or cpu_l is not None:
+        if cpu_g is not None and cpu_l is not None and cpu_g != cpu_l:
+            words.append(f"{format_cpu(cpu_g)} guaranteed, up to {format_cpu(cpu_l)}")
+        else:
+            words.append(format_cpu(cpu_l if cpu_l is not None else cpu_g))
+    try:
+        mem_g, mem_l = parse_memory(override.get("mem_guarantee")), parse_memory(
+            override.get("mem_limit")
+        )
+    except ValueError:
+        mem_g = mem_l = None
+    if mem_g is not None or mem_l is not None:
+        if mem_g is not None and mem_l is not None and mem_g != mem_l:
+            words.append(f"{format_memory(mem_g)} memory guaranteed, up to {format_memory(mem_l)}")
+        else:
+            words.append(f"{format_memory(mem_l if mem_l is not None else mem_g)} memory")
+    gpus = gpu_count(override)
+    if gpus:
+        words.append("1 GPU" if gpus == 1 else f"{gpus} GPUs")
+    return words
+
+
+class ManagedSpawnerMixin(Configurable):
+    """Profiles that hub admins edit, restricted by group, bounded by operator ceilings.
+
+    Mixed in before a JupyterHub spawner class. The profile logic itself lives in
+    :mod:`jhub_managed.settings`; this class reads the settings and applies the selection.
+    """
+
+    settings_db_url = Unicode(
+        "",
+        config=True,
+        help="""SQLAlchemy URL of the jhub-managed store holding the settings versions.
+
+        Set by :func:`jhub_managed.hub.configure`; empty means a SQLite file
+        ``jhub-managed.sqlite`` in the hub's working directory.
+        """,
+    )
+    operator_defaults = Dict(
+        config=True,
+        help="Settings layer from the operator, applied below the hub's own values.",
+    )
+    hub_values = Dict(
+        config=True,
+        help="Settings layer from the hub's deployment values, below hub admins' edits.",
+    )
+    ceilings = Dict(
+        config=True,
+        help="""Operator ceilings no profile may exceed (see :class:`jhub_managed.settings.Ceilings`):
+        ``cpu_limit``, ``cpu_guarantee``, ``mem_limit``, ``mem_guarantee``, ``gpu_limit``,
+        ``node_selectors`` and ``image_patterns``.""",
+    )
+    hub_name = Unicode(
+        "hub",
+        config=True,
+        help="Name of this hub in the fleet, used in labels and reports.",
+    )
+
+    #: settings sources shared by every spawner of the hub, one per store URL
+    _sources: ClassVar[dict[tuple, SettingsSource]] = {}
+
+    @default("settings_db_url")
+    def _default_db_url(self):
+        return "sqlite:///" + os.path.abspath("jhub-managed.sqlite")
+
+    @property
+    def settings_source(self) -> SettingsSource:
+        import json
+
+        key = (
+            self.settings_db_url,
+            json.dumps(self.operator_defaults, sort_keys=True),
+            json.dumps(self.hub_values, sort_keys=True),
+        )
+        source = self._sources.get(key)
+        if source is None:
+            source = self._sources[key] = SettingsSource(
+                self.settings_db_url,
+                operator_defaults=self.operator_defaults,
+                hub_values=self.hub_values,
+                log=self.log,
+            )
+        return source
+
+    @property
+    def operator_ceilings(self) -> Ceilings:
+        return Ceilings.from_config(self.ceilings)
+
+    def managed_profiles(self) -> list[dict]:
+        """Every profile of the current settings version, unfiltered."""
+        return self.settings_source.current().profiles
+
+    def user_group_names(self) -> list[str]:
+        return [g.name for g in self.user.groups]
+
+    def allowed_profiles(self) -> list[dict]:
+        """The profiles this spawner's user may use, trimmed to their allowed choices."""
+        return profiles_for_groups(self.managed_profiles(), self.user_group_names())
+
+    # -- the form ---------------------------------------------------------------------------
+
+    #: whether the image of a profile means something on this spawner
+    image_applies: ClassVar[bool] = True
+
+    def render_profile_form(self, profiles: list[dict], error: str = "") -> str:
+        cards = []
+        for profile in profiles:
+            override = profile.get("kubespawner_override") or {}
+            cards.append(
+                {
+                    "profile": profile,
+                    "resources": resources_in_words(override),
+                    "image": override.get("image") if self.image_applies else None,
+                }
+            )
+        previous = self.user_options or {}
+        return _FORM_ENV.get_template("spawner/form.html").render(
+            cards=cards,
+            previous=previous,
+            unlisted_suffix=UNLISTED_SUFFIX,
+            image_applies=self.image_applies,
+            error=error,
+        )
+
+    async def managed_options_form(self, spawner=None) -> str:
+        profiles = self.allowed_profiles()
+        if not profiles:
+            return ""
+        return self.render_profile_form(profiles)
+
+    @default("options_form")
+    def _managed_options_form_default(self):
+        return ManagedSpawnerMixin.managed_options_form
+
+    @default("options_from_form")
+    def _managed_options_from_form_default(self):
+        return options_from_form
+
+    def options_from_query(self, query_data):
+        return options_from_form(query_data)
+
+    # -- applying a request -----------------------------------------------------------------
+
+    @default("apply_user_options")
+    def _managed_apply_default(self):
+        return ManagedSpawnerMixin.apply_managed_options
+
+    managed_selection: ProfileSelection | None = None
+
+    def select(self, user_options: dict | None) -> ProfileSelection:
+        """Validate ``user_options`` for this user; raise ``HTTPError`` 400/403 with why."""
+        profiles = self.managed_profiles()
+        try:
+            selection = select_profile(profiles, self.user_group_names(), user_options)
+        except ProfileRequestError as e:
+            self.log.warning("Refused spawn request of %s: %s", self.user.name, e.message)
+            raise web.HTTPError(e.status, e.message, reason=_reason(e.status)) from None
+        errors = override_errors(selection.override, self.operator_ceilings, "")
+        if errors:
+            message = "; ".join(f"{e.path.strip('/')}: {e.message}" for e in errors)
+            self.log.warning("Refused spawn request of %s: %s", self.user.name, message)
+            raise web.HTTPError(
+                403, f"This selection is beyond what the hub allows: {message}", reason="Forbidden"
+            )
+        return selection
+
+    async def apply_managed_options(self, user_options: dict | None) -> None:
+        """JupyterHub's ``apply_user_options`` hook: validate, then apply the selection."""
+        selection = self.select(user_options)
+        self.managed_selection = selection
+        self.apply_override(selection.override)
+        self.log.info(
+            "Starting %s with profile %s %s", self._log_name, selection.slug, selection.choices
+        )
+
+    def apply_override(self, override: dict[str, Any]) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _reason(status: int) -> str:
+    return {400: "Bad Request", 403: "Forbidden"}.get(status, "Error")
+
+
+def options_from_form(formdata: dict[str, list[str]]) -> dict[str, str]:
+    """Form fields (kubespawner's names) to kubespawner-shaped ``user_options``.
+
+    ``profile`` picks the profile; ``profile-option-{slug}--{option}`` its choices and
+    ``...--unlisted-choice`` free text. Fields of other profiles are ignored. Plain
+    ``{option}`` keys (as launch links and the REST API send them) are accepted too.
+    """
+
+    def first(value):
+        if isinstance(value, list):
+            return value[0] if value else ""
+        return value
+
+    data = {k: first(v) for k, v in formdata.items()}
+    slug = data.get("profile", "")
+    options: dict[str, str] = {"profile": slug} if slug else {}
+    prefix = f"profile-option-{slug}--"
+    for key, value in data.items():
+        if key == "profile" or key == "_xsrf":
+            continue
+        if key.startswith("profile-option-"):
+            if not key.startswith(prefix):
+                continue
+            key = key[len(prefix) :]
+        if value in ("", None):
+            continue
+        options[key] = value
+    return options

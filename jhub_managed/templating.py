@@ -1,0 +1,44 @@
+"""Template variables that put the hub admins' announcement and branding on hub pages.
+
+JupyterHub calls each callable with the current user (``None`` on the login page) while it
+renders a page, so an edit shows on the next page load, without restart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .settings.announcement import announcement_html
+from .store.source import SettingsSource
+
+if TYPE_CHECKING:
+    from .hub import ManagedHub
+
+
+def template_vars(hub: ManagedHub) -> dict[str, Any]:
+    source = SettingsSource(
+        hub.db_url, operator_defaults=hub.operator_defaults, hub_values=hub.hub_values
+    )
+
+    def announcement_for(page: str):
+        def render(user=None) -> str:
+            document = source.current().document
+            return announcement_html(document.get("announcement"), page)
+
+        return render
+
+    def branding(user=None) -> dict[str, Any]:
+        return dict(source.current().document.get("branding") or {})
+
+    def announcement_level(user=None) -> str:
+        announcement = source.current().document.get("announcement") or {}
+        return announcement.get("level") or "info"
+
+    return {
+        "announcement_login": announcement_for("login"),
+        "announcement_home": announcement_for("home"),
+        "announcement_spawn": announcement_for("spawn"),
+        "jhm_announcement_level": announcement_level,
+        "jhm_branding": branding,
+        "jhm_hub_name": hub.hub_name,
+    }
