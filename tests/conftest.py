@@ -15,6 +15,6 @@ if _CHP_BIN.is_dir():
 _VENV_BIN = Path(sys.executable).parent
 os.environ["PATH"] = f"{_VENV_BIN}{os.pathsep}{os.environ['PATH']}"
 
-pytest_plugins = [
-    "pytest_jupyterhub.jupyterhub_spawners",
-]
+# pytest-jupyterhub registers itself (hub_app, configured_mockhub_instance);
+# our own fixtures are added here as their modules arrive
+pytest_plugins: list[str] = []
