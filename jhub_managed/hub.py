@@ -35,7 +35,7 @@ TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 SERVICE_SCOPES = {
     "config": ["list:groups", "read:groups:name"],
     "usage": ["list:users", "read:users", "read:servers", "read:users:activity"],
-    "health": ["read:hub", "list:services", "read:services:status"],
+    "health": ["read:hub", "list:services", "read:services"],
 }
 SPAWNERS = {
     "local": "jhub_managed.spawner.ManagedLocalSpawner",

@@ -17,4 +17,9 @@ os.environ["PATH"] = f"{_VENV_BIN}{os.pathsep}{os.environ['PATH']}"
 
 # pytest-jupyterhub registers itself (hub_app, configured_mockhub_instance);
 # our own fixtures are added here as their modules arrive
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.fixtures.db",
+    "tests.fixtures.browser",
+    "tests.fixtures.demo",
+    "tests.fixtures.kube",
+]

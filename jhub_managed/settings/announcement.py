@@ -29,16 +29,26 @@ def render_markdown(text: str) -> str:
     ).strip()
 
 
-def _parse_time(value: str | None) -> datetime | None:
+def parse_time(value: str | None) -> datetime | None:
+    """An announcement time (RFC 3339, as the schema checks it) as an aware datetime.
+
+    RFC 3339 allows a lower-case ``t`` and ``z``, which ``datetime.fromisoformat`` does not;
+    a time without an offset is taken as UTC. Raises ``ValueError`` for anything else.
+    """
     if not value:
         return None
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(value.strip().upper().replace("Z", "+00:00"))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+_parse_time = parse_time
 
 
 def is_active(announcement: Mapping[str, Any], now: datetime) -> bool:
     if not (announcement.get("text") or "").strip():
         return False
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=timezone.utc)
     starts, expires = (
         _parse_time(announcement.get("starts_at")),
         _parse_time(announcement.get("expires_at")),
@@ -55,6 +65,8 @@ def announcement_html(
     now = now or datetime.now(timezone.utc)
     if not is_active(announcement, now):
         return ""
-    if page not in (announcement.get("show_on") or PAGES):
+    # absent means every page; an empty list means no page at all
+    show_on = announcement.get("show_on")
+    if page not in (PAGES if show_on is None else show_on):
         return ""
     return render_markdown(announcement["text"])

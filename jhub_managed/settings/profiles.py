@@ -73,8 +73,13 @@ def filter_profile(profile: Mapping[str, Any], user_groups: frozenset[str]) -> d
             option.pop("unlisted_choice")
         if not choices and not _unlisted_enabled(option):
             return None
-        if choices and not any(c.get("default") for c in choices.values()):
-            next(iter(choices.values()))["default"] = True
+        if choices:
+            # exactly one default choice, the one select_profile() takes when none is sent:
+            # the first allowed default, else the first allowed choice
+            default = next((c for c in choices.values() if c.get("default")), None)
+            for choice in choices.values():
+                choice.pop("default", None)
+            (default or next(iter(choices.values())))["default"] = True
         options[key] = option
     return visible
 
@@ -126,6 +131,11 @@ class ProfileSelection:
         return options
 
 
+def _shorten(text: str, limit: int = 100) -> str:
+    """``text`` cut to ``limit`` characters, for messages that echo what a user sent."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _check_text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ProfileRequestError(f"Option '{name}' must be text, not {type(value).__name__}.")
@@ -168,6 +178,11 @@ def select_profile(
     option + "--unlisted-choice": free text}``. Missing options take their default choice.
     Raises :class:`ProfileRequestError` (400 unknown or malformed, 403 not allowed).
     """
+    if user_options is not None and not isinstance(user_options, Mapping):
+        raise ProfileRequestError(
+            f"Server options must be a mapping of names to values, not "
+            f"{type(user_options).__name__}."
+        )
     user_options = dict(user_options or {})
     if not profiles:
         raise ProfileRequestError("This hub offers no profiles yet.", status=403)
@@ -177,12 +192,13 @@ def select_profile(
         visible = profiles_for_groups(profiles, groups)
         if not visible:
             raise ProfileRequestError("No profile on this hub is open to you.", status=403)
-        profile_def = next(p for p in profiles if p["slug"] == visible[0]["slug"])
+        default_slug = next(p["slug"] for p in visible if p.get("default"))
+        profile_def = next(p for p in profiles if p["slug"] == default_slug)
     else:
         slug = _check_text("profile", slug)
         matches = [p for p in profiles if p["slug"] == slug]
         if not matches:
-            raise ProfileRequestError(f"Unknown profile '{slug}'.")
+            raise ProfileRequestError(f"Unknown profile '{_shorten(slug)}'.")
         profile_def = matches[0]
         if not is_allowed(profile_def, user_groups):
             raise ProfileRequestError(
@@ -195,10 +211,10 @@ def select_profile(
     options = profile_def.get("profile_options") or {}
 
     known = {"profile"} | set(options) | {k + UNLISTED_SUFFIX for k in options}
-    unknown = sorted(k for k in user_options if k not in known)
+    unknown = sorted((k for k in user_options if k not in known), key=str)
     if unknown:
         raise ProfileRequestError(
-            f"Unknown option '{unknown[0]}' for profile '{profile_def['slug']}'."
+            f"Unknown option '{_shorten(str(unknown[0]))}' for profile '{profile_def['slug']}'."
         )
 
     for key, option in options.items():
@@ -222,7 +238,7 @@ def select_profile(
                     f"must match the pattern {regex}"
                 )
                 raise ProfileRequestError(
-                    f"'{value}' is not accepted for '{option['display_name']}': {message}"
+                    f"'{_shorten(value)}' is not accepted for '{option['display_name']}': {message}"
                 )
             selection.unlisted[key] = value
             override = _merge_override(
@@ -244,7 +260,7 @@ def select_profile(
         choice = _check_text(key, choice)
         if choice not in choices:
             raise ProfileRequestError(
-                f"Unknown choice '{choice}' for '{option['display_name']}' "
+                f"Unknown choice '{_shorten(choice)}' for '{option['display_name']}' "
                 f"in profile '{profile_def['slug']}'."
             )
         choice_def = choices[choice]

@@ -8,6 +8,7 @@ the field they belong to.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
@@ -15,11 +16,15 @@ from typing import Any
 
 import jsonschema
 
+from .announcement import parse_time
 from .profiles import fullmatch_any
 from .quantities import format_cpu, format_memory, parse_memory
 from .schema import MAX_DOCUMENT_BYTES, SETTINGS_SCHEMA
 
 GPU_RESOURCE = "nvidia.com/gpu"
+#: what ``re.compile`` raises for a bad pattern: ``re.error``, but ``OverflowError`` for a
+#: repeat count like ``a{4294967296}`` and ``RecursionError`` for absurd nesting
+_REGEX_ERRORS = (re.error, OverflowError, RecursionError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,8 @@ class SettingsError:
 
 
 def _pointer(parts: Iterable[Any]) -> str:
-    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts) if parts else ""
+    """JSON Pointer (RFC 6901) of a path: ``["a/b", 0]`` -> ``"/a~1b/0"``; ``[]`` -> ``""``."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 _VALIDATOR = jsonschema.Draft202012Validator(
@@ -74,7 +80,7 @@ def rule_errors(document: Mapping[str, Any]) -> list[SettingsError]:
             if regex is not None:
                 try:
                     re.compile(regex)
-                except re.error as e:
+                except _REGEX_ERRORS as e:
                     errors.append(
                         SettingsError(
                             _pointer(
@@ -95,6 +101,19 @@ def rule_errors(document: Mapping[str, Any]) -> list[SettingsError]:
         errors.append(
             SettingsError(f"/profiles/{index}/default", "only one profile can be the default")
         )
+    announcement = document.get("announcement") or {}
+    for key in ("starts_at", "expires_at"):
+        value = announcement.get(key)
+        if value:
+            try:
+                parse_time(value)
+            except (TypeError, ValueError):
+                errors.append(
+                    SettingsError(
+                        f"/announcement/{key}",
+                        "not a date and time like 2026-01-31T09:00:00Z",
+                    )
+                )
     return errors
 
 
@@ -122,21 +141,24 @@ class Ceilings:
             raise ValueError(
                 f"unknown ceiling {unknown[0]!r}; known ceilings: {', '.join(sorted(known))}"
             )
-        selectors = config.get("node_selectors")
-        patterns = config.get("image_patterns")
-        if patterns is not None:
-            for pattern in patterns:
-                re.compile(pattern)
+
+        def read(key: str, convert):
+            value = config.get(key)
+            if value is None:
+                return None
+            try:
+                return convert(value)
+            except (TypeError, ValueError, OverflowError) as e:
+                raise ValueError(f"ceiling {key!r}: {e}") from None
+
         return cls(
-            cpu_limit=_opt_float(config.get("cpu_limit")),
-            cpu_guarantee=_opt_float(config.get("cpu_guarantee")),
-            mem_limit=parse_memory(config.get("mem_limit")),
-            mem_guarantee=parse_memory(config.get("mem_guarantee")),
-            gpu_limit=None if config.get("gpu_limit") is None else int(config["gpu_limit"]),
-            node_selectors=None
-            if selectors is None
-            else tuple(tuple(sorted(dict(s).items())) for s in selectors),
-            image_patterns=None if patterns is None else tuple(patterns),
+            cpu_limit=read("cpu_limit", _cpu_ceiling),
+            cpu_guarantee=read("cpu_guarantee", _cpu_ceiling),
+            mem_limit=read("mem_limit", parse_memory),
+            mem_guarantee=read("mem_guarantee", parse_memory),
+            gpu_limit=read("gpu_limit", _gpu_ceiling),
+            node_selectors=read("node_selectors", _node_selectors_ceiling),
+            image_patterns=read("image_patterns", _image_patterns_ceiling),
         )
 
     def as_config(self) -> dict[str, Any]:
@@ -148,8 +170,58 @@ class Ceilings:
         return {k: v for k, v in config.items() if v is not None}
 
 
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _cpu_ceiling(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"not a number of CPUs: {value!r}")
+    cores = float(value)
+    if not math.isfinite(cores) or cores < 0:
+        raise ValueError(f"not a number of CPUs: {value!r}")
+    return cores
+
+
+def _gpu_ceiling(value: Any) -> int:
+    count = _whole_number(value)
+    if count is None:
+        raise ValueError(f"not a whole number of GPUs: {value!r}")
+    return count
+
+
+def _node_selectors_ceiling(value: Any) -> tuple[tuple[tuple[str, str], ...], ...]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ValueError(f"a list of node selectors (mappings) is needed, not {value!r}")
+    selectors = []
+    for selector in value:
+        if not isinstance(selector, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in selector.items()
+        ):
+            raise ValueError(f"a node selector maps label names to values, not {selector!r}")
+        selectors.append(tuple(sorted(selector.items())))
+    return tuple(selectors)
+
+
+def _image_patterns_ceiling(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str | bytes | Mapping) or not isinstance(value, Iterable):
+        raise ValueError(f"a list of regular expressions is needed, not {value!r}")
+    patterns = tuple(value)
+    for pattern in patterns:
+        if not isinstance(pattern, str):
+            raise ValueError(f"not a regular expression: {pattern!r}")
+        try:
+            re.compile(pattern)
+        except _REGEX_ERRORS as e:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {e}") from None
+    return patterns
+
+
+def _whole_number(value: Any) -> int | None:
+    """A non-negative count given as an integer or a string of digits, else ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value.strip())
+    return None
 
 
 def gpu_count(override: Mapping[str, Any]) -> int:
@@ -187,7 +259,19 @@ def override_errors(
             continue
         over(key, value, getattr(ceilings, key), format_memory)
     gpus = gpu_count(override)
-    if ceilings.gpu_limit is not None and gpus > ceilings.gpu_limit:
+    gpu_value = (override.get("extra_resource_limits") or {}).get(GPU_RESOURCE)
+    if (
+        ceilings.gpu_limit is not None
+        and gpu_value is not None
+        and _whole_number(gpu_value) is None
+    ):
+        errors.append(
+            SettingsError(
+                f"{path}/extra_resource_limits",
+                f"{gpu_value!r} is not a whole number of GPUs",
+            )
+        )
+    elif ceilings.gpu_limit is not None and gpus > ceilings.gpu_limit:
         errors.append(
             SettingsError(
                 f"{path}/extra_resource_limits",
@@ -213,6 +297,13 @@ def override_errors(
     return errors
 
 
+def _own(
+    found: list[SettingsError], path: str, inherited: set[tuple[str, str]]
+) -> list[SettingsError]:
+    """The errors of a merged override at ``path`` that its profile's override doesn't have."""
+    return [e for e in found if (e.path[len(path) :], e.message) not in inherited]
+
+
 def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[SettingsError]:
     """Every profile, and every choice merged into its profile, checked against the ceilings.
 
@@ -224,7 +315,12 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
     errors = []
     for index, profile in enumerate(document.get("profiles") or []):
         base = profile.get("kubespawner_override") or {}
-        errors += override_errors(base, ceilings, f"/profiles/{index}/kubespawner_override")
+        base_path = f"/profiles/{index}/kubespawner_override"
+        base_errors = override_errors(base, ceilings, base_path)
+        errors += base_errors
+        # a problem the profile's own override already has is shown there, not again at
+        # every choice that merely inherits it
+        inherited = {(e.path[len(base_path) :], e.message) for e in base_errors}
         for key, option in (profile.get("profile_options") or {}).items():
             for name, choice in (option.get("choices") or {}).items():
                 merged = _merge_override(base, choice.get("kubespawner_override") or {})
@@ -232,11 +328,7 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
                     ["profiles", index, "profile_options", key, "choices", name,
                      "kubespawner_override"]
                 )
-                errors += [
-                    e
-                    for e in override_errors(merged, ceilings, path)
-                    if e not in errors and not e.path.startswith(f"/profiles/{index}/kubespawner")
-                ]
+                errors += _own(override_errors(merged, ceilings, path), path, inherited)
             unlisted = option.get("unlisted_choice") or {}
             if unlisted.get("enabled"):
                 merged = _merge_override(base, unlisted.get("kubespawner_override") or {})
@@ -244,7 +336,9 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
                     ["profiles", index, "profile_options", key, "unlisted_choice",
                      "kubespawner_override"]
                 )
-                errors += override_errors(merged, ceilings, path, check_image=False)
+                errors += _own(
+                    override_errors(merged, ceilings, path, check_image=False), path, inherited
+                )
     return errors
 
 
@@ -253,9 +347,11 @@ def document_errors(
 ) -> list[SettingsError]:
     """All that is wrong with a settings document; empty when it can be saved."""
     try:
-        size = len(json.dumps(document).encode())
-    except (TypeError, ValueError) as e:
+        size = len(json.dumps(document, allow_nan=False).encode())
+    except TypeError as e:
         return [SettingsError("", f"not a JSON document: {e}")]
+    except ValueError as e:  # NaN, Infinity, circular references
+        return [SettingsError("", f"not a JSON document: {e} (NaN and Infinity are not numbers)")]
     if size > max_bytes:
         return [SettingsError("", f"the document is {size} bytes; at most {max_bytes} are allowed")]
     errors = schema_errors(document)

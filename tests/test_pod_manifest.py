@@ -1,0 +1,226 @@
+"""The pod a ManagedKubeSpawner asks Kubernetes for, validated against Kubernetes' schemas.
+
+``get_pod_manifest()`` needs a running loop and a kubeconfig (the ``kube_emulator`` fixture
+gives both; no request reaches it). The manifest is checked with ``kubernetes-validate``'s
+bundled schemas, offline, in strict mode (no unknown fields).
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import kubernetes_validate
+import pytest
+from tornado import web
+from traitlets.config import Config
+
+from jhub_managed.settings import document_errors
+from jhub_managed.spawner import ManagedKubeSpawner
+from jhub_managed.store import SettingsStore
+
+#: a Kubernetes version kubernetes-validate bundles schemas for
+KUBERNETES_VERSION = "1.33.0"
+HUB_NAME = "physics-hub"
+
+# https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+GIB = 1024**3
+MIB = 1024**2
+
+SETTINGS = {
+    "profiles": [
+        {
+            "display_name": "Small",
+            "slug": "small",
+            "default": True,
+            "kubespawner_override": {
+                "image": "quay.io/jupyter/minimal-notebook:2025-01-06",
+                "cpu_guarantee": 0.5,
+                "cpu_limit": 1,
+                "mem_guarantee": "512M",
+                "mem_limit": "1G",
+            },
+        },
+        {
+            "display_name": "Physics lab",
+            "slug": "physics_lab-2",
+            "allowed_groups": ["physics"],
+            "kubespawner_override": {
+                "image": "quay.io/jupyter/scipy-notebook:2025-01-06",
+                "cpu_guarantee": 1,
+                "cpu_limit": 2,
+                "mem_guarantee": "2G",
+                "mem_limit": "4G",
+                "volumes": [
+                    {
+                        "name": "home",
+                        "persistentVolumeClaim": {"claimName": "claim-{user_server}"},
+                    },
+                    {"name": "datasets", "configMap": {"name": "physics-datasets"}},
+                ],
+                "volume_mounts": [
+                    {"name": "home", "mountPath": "/home/jovyan"},
+                    {"name": "datasets", "mountPath": "/srv/data", "readOnly": True},
+                ],
+            },
+            "profile_options": {
+                "size": {
+                    "display_name": "Size",
+                    "choices": {
+                        "normal": {"display_name": "Normal", "default": True},
+                        "large": {
+                            "display_name": "Large",
+                            "kubespawner_override": {"cpu_limit": 4, "mem_limit": "8G"},
+                        },
+                    },
+                }
+            },
+        },
+    ]
+}
+
+
+@pytest.fixture
+def settings_db_url(tmp_path):
+    assert document_errors(SETTINGS) == []
+    url = f"sqlite:///{tmp_path / 'jhub-managed.sqlite'}"
+    store = SettingsStore(url)
+    store.save(SETTINGS, author="admin", expected_version=0)
+    store.dispose()
+    yield url
+    ManagedKubeSpawner._sources.clear()
+
+
+def _user(name: str, groups: list[str]):
+    """What the spawner reads of JupyterHub's ``User``: name, id, url and groups."""
+    return SimpleNamespace(
+        name=name,
+        id=7,
+        url=f"/user/{name}/",
+        groups=[SimpleNamespace(name=g) for g in groups],
+    )
+
+
+async def _spawner(kube_emulator, settings_db_url, name, groups):
+    config = Config(
+        {
+            "ManagedKubeSpawner": {
+                **kube_emulator.spawner_config(),
+                "settings_db_url": settings_db_url,
+                "hub_name": HUB_NAME,
+                "cmd": ["jupyterhub-singleuser"],
+            }
+        }
+    )
+    return ManagedKubeSpawner(_mock=True, user=_user(name, groups), config=config)
+
+
+async def _manifest_for(spawner, user_options):
+    spawner.user_options = user_options
+    # what JupyterHub calls before start()
+    await spawner.apply_user_options(spawner, user_options)
+    pod = await spawner.get_pod_manifest()
+    manifest = spawner.api.api_client.sanitize_for_serialization(pod)
+    manifest.setdefault("apiVersion", "v1")
+    manifest.setdefault("kind", "Pod")
+    kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
+    return manifest
+
+
+def _assert_names_valid(manifest):
+    meta = manifest["metadata"]
+    assert DNS_LABEL.match(meta["name"]), meta["name"]
+    for key, value in meta["labels"].items():
+        assert LABEL_NAME.match(key), key
+        assert isinstance(value, str) and len(value) <= 63 and LABEL_VALUE.match(value), (
+            key,
+            value,
+        )
+    for volume in manifest["spec"].get("volumes", []):
+        assert DNS_LABEL.match(volume["name"]), volume
+        claim = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+        if claim is not None:
+            assert len(claim) <= 253 and DNS_SUBDOMAIN.match(claim), claim
+
+
+@pytest.mark.kube
+@pytest.mark.parametrize(
+    "username",
+    ["alice", "Ünïcode.user@example.org", "UPPER_case-" + "x" * 70],
+    ids=["plain", "unicode", "long"],
+)
+async def test_profile_pod_manifest_is_valid(kube_emulator, settings_db_url, username):
+    spawner = await _spawner(kube_emulator, settings_db_url, username, ["Physics"])
+    manifest = await _manifest_for(spawner, {"profile": "physics_lab-2"})
+
+    _assert_names_valid(manifest)
+    labels = manifest["metadata"]["labels"]
+    assert labels["hub.jupyter.org/managed-hub"] == HUB_NAME
+    assert labels["hub.jupyter.org/managed-profile"] == "physics_lab-2"
+    assert labels["component"] == "singleuser-server"
+    # the user's real name is kept where any text is fine
+    assert manifest["metadata"]["annotations"]["hub.jupyter.org/username"] == username
+
+    (container,) = manifest["spec"]["containers"]
+    assert container["image"] == "quay.io/jupyter/scipy-notebook:2025-01-06"
+    assert container["resources"] == {
+        "requests": {"cpu": 1, "memory": 2 * GIB},
+        "limits": {"cpu": 2, "memory": 4 * GIB},
+    }
+    volumes = {v["name"]: v for v in manifest["spec"]["volumes"]}
+    assert volumes["datasets"] == {"name": "datasets", "configMap": {"name": "physics-datasets"}}
+    claim = volumes["home"]["persistentVolumeClaim"]["claimName"]
+    assert claim.startswith("claim-") and "{" not in claim
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["home"]["mountPath"] == "/home/jovyan"
+    assert mounts["datasets"] == {"name": "datasets", "mountPath": "/srv/data", "readOnly": True}
+    # nothing was sent to Kubernetes
+    assert kube_emulator.pods_ever_created() == []
+
+
+@pytest.mark.kube
+async def test_choice_overrides_profile_in_manifest(kube_emulator, settings_db_url):
+    spawner = await _spawner(kube_emulator, settings_db_url, "Ünïcode.user@example.org", ["physics"])
+    manifest = await _manifest_for(spawner, {"profile": "physics_lab-2", "size": "large"})
+
+    (container,) = manifest["spec"]["containers"]
+    assert container["resources"] == {
+        "requests": {"cpu": 1, "memory": 2 * GIB},
+        "limits": {"cpu": 4, "memory": 8 * GIB},
+    }
+    _assert_names_valid(manifest)
+
+
+@pytest.mark.kube
+async def test_default_profile_manifest(kube_emulator, settings_db_url):
+    spawner = await _spawner(kube_emulator, settings_db_url, "bob", [])
+    manifest = await _manifest_for(spawner, {})
+
+    labels = manifest["metadata"]["labels"]
+    assert labels["hub.jupyter.org/managed-profile"] == "small"
+    (container,) = manifest["spec"]["containers"]
+    assert container["image"] == "quay.io/jupyter/minimal-notebook:2025-01-06"
+    assert container["resources"] == {
+        "requests": {"cpu": 0.5, "memory": 512 * MIB},
+        "limits": {"cpu": 1, "memory": 1 * GIB},
+    }
+    assert "volumes" not in manifest["spec"] or manifest["spec"]["volumes"] == []
+    _assert_names_valid(manifest)
+
+
+@pytest.mark.kube
+async def test_refused_profile_changes_nothing(kube_emulator, settings_db_url):
+    spawner = await _spawner(kube_emulator, settings_db_url, "bob", ["chemistry"])
+    image_before = spawner.image
+    with pytest.raises(web.HTTPError) as refused:
+        await spawner.apply_user_options(spawner, {"profile": "physics_lab-2"})
+    assert refused.value.status_code == 403
+    assert "Physics lab" in refused.value.log_message
+    assert spawner.image == image_before
+    assert "hub.jupyter.org/managed-profile" not in spawner.extra_labels

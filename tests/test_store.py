@@ -1,0 +1,298 @@
+"""The settings store on SQLite and PostgreSQL: migrations, versions, conflicts, outages."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, text
+
+from jhub_managed.store import SettingsConflict, SettingsStore, create_engine_for, upgrade
+from jhub_managed.store.source import SettingsSource
+
+DOC_A = {
+    "profiles": [
+        {
+            "slug": "small",
+            "display_name": "Small – 1 CPU",
+            "kubespawner_override": {"cpu_limit": 1.5, "mem_limit": "2G"},
+            "allowed_groups": ["Physics"],
+        }
+    ],
+    "branding": {"organization_name": "Universität Beispiel"},
+}
+DOC_B = {"profiles": [{"slug": "large", "display_name": "Large", "default": True}]}
+DOC_C = {"announcement": {"text": "Maintenance **Friday**", "show_on": ["login"]}}
+
+
+@pytest.fixture
+def store(db_url):
+    store = SettingsStore(db_url)
+    yield store
+    store.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    engine = create_engine_for(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_migrations_run_from_empty_and_twice(db_url):
+    assert table_names(db_url) == set()
+
+    engine = create_engine_for(db_url)
+    try:
+        upgrade(engine)
+        assert table_names(db_url) == {"jhm_settings_versions", "jhm_alembic_version"}
+        store = SettingsStore(engine, migrate=False)
+        store.save(DOC_A, author="ada", expected_version=0)
+
+        # again on a database that is already at head: nothing breaks, nothing is lost
+        upgrade(engine)
+        SettingsStore(db_url).dispose()
+        with engine.connect() as connection:
+            revisions = connection.execute(
+                text("SELECT version_num FROM jhm_alembic_version")
+            ).all()
+        assert [r[0] for r in revisions] == ["0001"]
+        assert store.current_version() == 1
+        assert store.get(1).document == DOC_A
+    finally:
+        engine.dispose()
+
+
+def test_empty_store(store):
+    assert store.current_version() == 0
+    assert store.latest() is None
+    assert store.get(1) is None
+    assert store.history() == []
+
+
+def test_save_get_latest_history(store):
+    before = datetime.now(timezone.utc) - timedelta(seconds=5)
+    first = store.save(DOC_A, author="ada", comment="first profiles", expected_version=0)
+    second = store.save(DOC_B, author="grace", expected_version=1)
+    third = store.save(DOC_A, author="ada", comment="undo", expected_version=2, restored_from=1)
+    assert [first.version, second.version, third.version] == [1, 2, 3]
+
+    assert store.current_version() == 3
+    # documents come back as they were saved: unicode, floats and nesting intact
+    assert store.get(1).document == DOC_A
+    assert store.get(2).document == DOC_B
+    assert store.get(4) is None
+    assert store.latest().version == 3
+
+    summary = store.get(3).summary()
+    assert summary["author"] == "ada"
+    assert summary["comment"] == "undo"
+    assert summary["restored_from"] == 1
+    created = datetime.fromisoformat(summary["created"])
+    assert created.tzinfo is not None
+    assert before <= created <= datetime.now(timezone.utc) + timedelta(seconds=5)
+    assert store.get(2).summary()["comment"] == ""
+    assert store.get(2).summary()["restored_from"] is None
+
+    assert [v.version for v in store.history()] == [3, 2, 1]
+    assert [v.version for v in store.history(limit=2)] == [3, 2]
+    assert [v.version for v in store.history(before=3)] == [2, 1]
+    assert [v.version for v in store.history(limit=1, before=3)] == [2]
+
+
+def test_store_reopened_sees_saved_versions(db_url, store):
+    store.save(DOC_A, author="ada", expected_version=0)
+    store.dispose()
+    reopened = SettingsStore(db_url)
+    try:
+        assert reopened.current_version() == 1
+        assert reopened.latest().document == DOC_A
+    finally:
+        reopened.dispose()
+
+
+@pytest.mark.parametrize(
+    "expected_version, current",
+    [
+        pytest.param(0, 2, id="stale-from-empty"),
+        pytest.param(1, 2, id="stale-one-behind"),
+        pytest.param(5, 2, id="ahead-of-the-store"),
+        pytest.param(-1, 2, id="negative"),
+    ],
+)
+def test_save_from_wrong_version_conflicts_and_changes_nothing(store, expected_version, current):
+    store.save(DOC_A, author="ada", expected_version=0)
+    store.save(DOC_B, author="grace", expected_version=1)
+    before = [(v.version, v.author, v.document) for v in store.history()]
+
+    with pytest.raises(SettingsConflict) as info:
+        store.save(DOC_C, author="mallory", expected_version=expected_version)
+    assert info.value.expected == expected_version
+    assert info.value.current == current
+    assert str(info.value) == f"settings are at version {current}, not {expected_version}"
+
+    assert store.current_version() == current
+    assert [(v.version, v.author, v.document) for v in store.history()] == before
+    assert store.get(current + 1) is None
+
+
+def test_concurrent_writers_one_wins_nothing_lost(db_url, store):
+    """Writers that all start from the same version: each round exactly one wins, and the
+    others, retrying from the version they are told about, get their documents in too."""
+    writers = 4
+    rounds = 5
+    stores = [SettingsStore(db_url) for _ in range(writers)]
+    try:
+        for round_ in range(rounds):
+            start = store.current_version()
+            barrier = threading.Barrier(writers)
+            outcomes: list[tuple[int, object]] = []
+            lock = threading.Lock()
+
+            def write(i: int, writer: SettingsStore) -> None:
+                barrier.wait()
+                try:
+                    result = writer.save(
+                        {"announcement": {"text": f"round {round_} writer {i}"}},  # noqa: B023
+                        author=f"writer-{i}",
+                        expected_version=start,  # noqa: B023
+                    )
+                except Exception as e:
+                    result = e
+                with lock:  # noqa: B023
+                    outcomes.append((i, result))  # noqa: B023
+
+            threads = [
+                threading.Thread(target=write, args=(i, s)) for i, s in enumerate(stores)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+                assert not thread.is_alive()
+
+            won = [(i, r) for i, r in outcomes if not isinstance(r, Exception)]
+            lost = [(i, r) for i, r in outcomes if isinstance(r, Exception)]
+            assert len(won) == 1, outcomes
+            assert all(isinstance(r, SettingsConflict) for _, r in lost), outcomes
+            assert all(r.current == start + 1 for _, r in lost)
+            winner, saved = won[0]
+            assert saved.version == start + 1
+            assert store.get(start + 1).author == f"writer-{winner}"
+
+            # the losers retry from the version the conflict told them about
+            for i, conflict in sorted(lost, key=lambda o: o[0]):
+                stores[i].save(
+                    {"announcement": {"text": f"round {round_} writer {i}"}},
+                    author=f"writer-{i}",
+                    expected_version=store.current_version(),
+                )
+            assert store.current_version() == start + writers
+
+        texts = [v.document["announcement"]["text"] for v in store.history(limit=1000)]
+        expected = {f"round {r} writer {i}" for r in range(rounds) for i in range(writers)}
+        assert sorted(texts) == sorted(expected)
+        assert [v.version for v in store.history(limit=1000)] == list(
+            range(rounds * writers, 0, -1)
+        )
+    finally:
+        for s in stores:
+            s.dispose()
+
+
+OPERATOR = {
+    "branding": {"organization_name": "Fleet", "contact": "help@fleet.example"},
+    "profiles": [{"slug": "operator", "display_name": "Operator default"}],
+}
+HUB = {"branding": {"organization_name": "Physics Hub"}}
+
+
+@pytest.fixture
+def source(db_url):
+    source = SettingsSource(db_url, operator_defaults=OPERATOR, hub_values=HUB)
+    yield source
+    if source._store is not None:
+        source.store.dispose()
+
+
+def test_source_layers_and_new_versions(source, store):
+    current = source.current()
+    assert current.version == 0
+    assert current.document == {
+        "branding": {"organization_name": "Physics Hub", "contact": "help@fleet.example"},
+        "profiles": [{"slug": "operator", "display_name": "Operator default"}],
+    }
+    assert source.current() is current  # cached while nothing new is saved
+
+    store.save(DOC_B, author="ada", expected_version=0)
+    v1 = source.current()
+    assert v1.version == 1
+    assert v1.profiles == DOC_B["profiles"]  # the admins' list replaces the operator's
+    assert v1.document["branding"]["organization_name"] == "Physics Hub"
+    assert source.current() is v1
+
+    store.save(DOC_C, author="grace", expected_version=1)
+    v2 = source.current()
+    assert v2.version == 2
+    # the latest version is the admins' layer: version 2 alone, not 1 and 2 merged
+    assert v2.profiles == OPERATOR["profiles"]
+    assert v2.document["announcement"]["text"] == "Maintenance **Friday**"
+    assert source.last_error is None
+
+
+def test_source_keeps_last_good_settings_while_store_is_unreachable(
+    throwaway_db, source, store, caplog
+):
+    store.save(DOC_B, author="ada", expected_version=0)
+    good = source.current()
+    assert good.version == 1
+
+    with caplog.at_level(logging.ERROR, logger="jhub_managed.store.source"):
+        with throwaway_db.unreachable(source.store.engine, store.engine):
+            during = [source.current(), source.current()]
+            assert all(s.version == 1 and s.document == good.document for s in during)
+            assert source.last_error
+            assert source.last_error_at is not None
+            first_error = source.last_error
+    # logged once, not on every read; the password-free URL is in it
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert "using settings version 1" in errors[0].getMessage()
+    assert "Error" in first_error
+
+    # back: the error clears and a version saved meanwhile elsewhere shows up
+    assert source.current().version == 1
+    assert source.last_error is None
+    store.save(DOC_C, author="grace", expected_version=1)
+    recovered = source.current()
+    assert recovered.version == 2
+    assert recovered.document["announcement"]["text"] == "Maintenance **Friday**"
+    assert source.last_error is None
+
+
+def test_source_unreachable_from_the_start_uses_base_layers(throwaway_db, db_url):
+    with throwaway_db.unreachable():
+        source = SettingsSource(db_url, operator_defaults=OPERATOR, hub_values=HUB)
+        current = source.current()
+        assert current.version == 0
+        assert current.document["branding"]["organization_name"] == "Physics Hub"
+        assert source.last_error
+    try:
+        assert source.current().version == 0
+        assert source.last_error is None
+    finally:
+        source.store.dispose()
+
+
+def test_source_failure_never_shows_the_database_password(caplog):
+    # nothing listens on port 1: the connection is refused at once
+    source = SettingsSource("postgresql://jhm:s3cret-pw@127.0.0.1:1/hub")
+    with caplog.at_level(logging.ERROR, logger="jhub_managed.store.source"):
+        assert source.current().version == 0
+    assert source.last_error and "s3cret-pw" not in source.last_error
+    assert caplog.records, "the failure is logged"
+    assert all("s3cret-pw" not in r.getMessage() for r in caplog.records)
+    assert "jhm:***@127.0.0.1" in caplog.records[0].getMessage()
