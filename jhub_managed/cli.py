@@ -157,7 +157,7 @@ class DemoHub:
         return env
 
     def start(self, env: dict[str, str]) -> None:
-        log = open(self.log_file, "ab")  # noqa: SIM115 - closed by the copier thread
+        log = open(self.log_file, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(DEMO_CONFIG)],
             cwd=self.data_dir,
@@ -168,7 +168,7 @@ class DemoHub:
             start_new_session=True,
             # the hub must take Ctrl-C and SIGTERM as they come, even if we were started
             # with SIGINT ignored (as background jobs of scripts are)
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         threading.Thread(target=self._copy_output, args=(log,), daemon=True).start()
 
@@ -311,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
             "the hub, its proxy, services and servers."
         ),
     )
-    demo.add_argument("--ip", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    demo.add_argument(
+        "--ip", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
     demo.add_argument(
         "--port", type=int, default=8000, help="port to listen on (default: %(default)s)"
     )
@@ -325,9 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="an extra jupyterhub_config.py loaded after the demo's, to try options",
     )
-    demo.add_argument(
-        "-v", "--verbose", action="store_true", help="show the hub's log here too"
-    )
+    demo.add_argument("-v", "--verbose", action="store_true", help="show the hub's log here too")
     return parser
 
 

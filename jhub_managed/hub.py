@@ -182,7 +182,8 @@ class ManagedHub(Configurable):
     service_ip = Unicode(
         "127.0.0.1",
         config=True,
-        help="Address the services listen on (``0.0.0.0`` in a hub pod, so the proxy reaches them).",
+        help="""Address the services listen on (``0.0.0.0`` in a hub pod, so that the proxy
+        reaches them).""",
     )
     service_host = Unicode(
         "",
@@ -266,8 +267,7 @@ class ManagedHub(Configurable):
             {
                 "name": "user",
                 "description": "Standard user privileges, plus the jhub-managed pages",
-                "scopes": ["self"]
-                + [f"access:services!service={name}" for name in self.services],
+                "scopes": ["self"] + [f"access:services!service={name}" for name in self.services],
             },
             {
                 "name": SETTINGS_ROLE,
@@ -345,9 +345,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
     c.JupyterHub.services = existing_services + ours
 
     scopes = dict(c.JupyterHub.get("custom_scopes", {}) or {})
-    scopes[SETTINGS_SCOPE] = {
-        "description": "Edit this hub's profiles, announcement and branding"
-    }
+    scopes[SETTINGS_SCOPE] = {"description": "Edit this hub's profiles, announcement and branding"}
     c.JupyterHub.custom_scopes = scopes
     c.JupyterHub.load_roles = _merge_roles(
         list(c.JupyterHub.get("load_roles", []) or []), hub.roles()

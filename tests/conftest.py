@@ -21,5 +21,6 @@ pytest_plugins: list[str] = [
     "tests.fixtures.db",
     "tests.fixtures.browser",
     "tests.fixtures.demo",
+    "tests.fixtures.hub",
     "tests.fixtures.kube",
 ]

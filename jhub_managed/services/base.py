@@ -186,7 +186,11 @@ class ServiceApp(Application):
 
     ip = Unicode("127.0.0.1", config=True, help="Address to listen on.")
     port = Integer(0, config=True, help="Port to listen on; 0 takes the one in the service URL.")
-    aliases = {"ip": "ServiceApp.ip", "port": "ServiceApp.port", "log-level": "Application.log_level"}
+    aliases = {
+        "ip": "ServiceApp.ip",
+        "port": "ServiceApp.port",
+        "log-level": "Application.log_level",
+    }
     flags: ClassVar[dict] = {}
 
     suite_config = Dict(help="The suite's configuration, from $JHUB_MANAGED_CONFIG.")

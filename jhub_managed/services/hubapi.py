@@ -13,7 +13,9 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 class HubAPI:
     def __init__(self, api_url: str | None = None, token: str | None = None):
-        self.api_url = api_url or os.environ.get("JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api")
+        self.api_url = api_url or os.environ.get(
+            "JUPYTERHUB_API_URL", "http://127.0.0.1:8081/hub/api"
+        )
         self.token = token or os.environ.get("JUPYTERHUB_API_TOKEN", "")
         self.client = AsyncHTTPClient()
 

@@ -222,8 +222,10 @@ def select_profile(
         unlisted_def = option.get("unlisted_choice") or {}
         unlisted_value = user_options.get(key + UNLISTED_SUFFIX)
         choice = user_options.get(key)
-        if unlisted_value not in (None, "") and unlisted_def.get("enabled") and (
-            choice in (None, "", "unlisted_choice")
+        if (
+            unlisted_value not in (None, "")
+            and unlisted_def.get("enabled")
+            and (choice in (None, "", "unlisted_choice"))
         ):
             value = _check_text(key, unlisted_value)
             if not is_allowed(unlisted_def, user_groups):

@@ -51,6 +51,11 @@ def schema_errors(document: Any) -> list[SettingsError]:
     for error in sorted(_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path)):
         message = error.message
         if len(message) > 300:
+            # keep what is wrong ("... is too long") and shorten the value it quotes
+            value = repr(error.instance)
+            if len(value) > 100 and value in message:
+                message = message.replace(value, value[:80] + "...", 1)
+        if len(message) > 300:
             message = message[:300] + "..."
         errors.append(SettingsError(_pointer(list(error.absolute_path)), message))
     return errors
@@ -84,8 +89,14 @@ def rule_errors(document: Mapping[str, Any]) -> list[SettingsError]:
                     errors.append(
                         SettingsError(
                             _pointer(
-                                ["profiles", index, "profile_options", key, "unlisted_choice",
-                                 "validation_regex"]
+                                [
+                                    "profiles",
+                                    index,
+                                    "profile_options",
+                                    key,
+                                    "unlisted_choice",
+                                    "validation_regex",
+                                ]
                             ),
                             f"not a valid regular expression: {e}",
                         )
@@ -325,16 +336,29 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
             for name, choice in (option.get("choices") or {}).items():
                 merged = _merge_override(base, choice.get("kubespawner_override") or {})
                 path = _pointer(
-                    ["profiles", index, "profile_options", key, "choices", name,
-                     "kubespawner_override"]
+                    [
+                        "profiles",
+                        index,
+                        "profile_options",
+                        key,
+                        "choices",
+                        name,
+                        "kubespawner_override",
+                    ]
                 )
                 errors += _own(override_errors(merged, ceilings, path), path, inherited)
             unlisted = option.get("unlisted_choice") or {}
             if unlisted.get("enabled"):
                 merged = _merge_override(base, unlisted.get("kubespawner_override") or {})
                 path = _pointer(
-                    ["profiles", index, "profile_options", key, "unlisted_choice",
-                     "kubespawner_override"]
+                    [
+                        "profiles",
+                        index,
+                        "profile_options",
+                        key,
+                        "unlisted_choice",
+                        "kubespawner_override",
+                    ]
                 )
                 errors += _own(
                     override_errors(merged, ceilings, path, check_image=False), path, inherited

@@ -7,8 +7,9 @@ import os
 from typing import Any, ClassVar
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import object_session
 from tornado import web
-from traitlets import Dict, Unicode, default
+from traitlets import Dict, Unicode, default, observe
 from traitlets.config import Configurable
 
 from ..settings import (
@@ -40,8 +41,9 @@ def resources_in_words(override: dict[str, Any]) -> list[str]:
         else:
             words.append(format_cpu(cpu_l if cpu_l is not None else cpu_g))
     try:
-        mem_g, mem_l = parse_memory(override.get("mem_guarantee")), parse_memory(
-            override.get("mem_limit")
+        mem_g, mem_l = (
+            parse_memory(override.get("mem_guarantee")),
+            parse_memory(override.get("mem_limit")),
         )
     except ValueError:
         mem_g = mem_l = None
@@ -82,8 +84,7 @@ class ManagedSpawnerMixin(Configurable):
     )
     ceilings = Dict(
         config=True,
-        help="""Operator ceilings no profile may exceed (see :class:`jhub_managed.settings.Ceilings`):
-        ``cpu_limit``, ``cpu_guarantee``, ``mem_limit``, ``mem_guarantee``, ``gpu_limit``,
+        help="""Operator ceilings no profile may exceed: ``cpu_limit``, ``cpu_guarantee``, ``mem_limit``, ``mem_guarantee``, ``gpu_limit``,
         ``node_selectors`` and ``image_patterns``.""",
     )
     hub_name = Unicode(
@@ -200,9 +201,31 @@ class ManagedSpawnerMixin(Configurable):
             )
         return selection
 
+    _previous_user_options: dict | None = None
+
+    @observe("user_options")
+    def _remember_previous_options(self, change):
+        self._previous_user_options = change.old
+
+    def _forget_refused_options(self) -> None:
+        """JupyterHub stores a request's options before they are checked; a refused request
+        must change nothing, so the options of the last accepted request are put back."""
+        previous = self._previous_user_options or {}
+        orm_spawner = getattr(self, "orm_spawner", None)
+        if orm_spawner is not None and orm_spawner.user_options != previous:
+            orm_spawner.user_options = previous
+            session = object_session(orm_spawner)
+            if session is not None:
+                session.commit()
+        self.user_options = previous
+
     async def apply_managed_options(self, user_options: dict | None) -> None:
         """JupyterHub's ``apply_user_options`` hook: validate, then apply the selection."""
-        selection = self.select(user_options)
+        try:
+            selection = self.select(user_options)
+        except web.HTTPError:
+            self._forget_refused_options()
+            raise
         self.managed_selection = selection
         self.apply_override(selection.override)
         self.log.info(

@@ -1,0 +1,99 @@
+"""The local managed spawner through a real in-process hub and the real proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from jupyterhub.tests.utils import api_request, public_url
+from tornado.httpclient import AsyncHTTPClient
+
+from jhub_managed.demo.settings import DEMO_SETTINGS
+
+from .fixtures.hub import add_group
+
+
+async def wait_ready(app, name: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = await api_request(app, "users", name)
+        model = r.json()
+        server = (model.get("servers") or {}).get("")
+        if server and server.get("ready"):
+            return model
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{name}'s server did not become ready in {timeout}s")
+
+
+async def spawn(app, name: str, options: dict):
+    return await api_request(app, "users", name, "server", method="post", data=json.dumps(options))
+
+
+@pytest.fixture
+async def demo_settings_hub(managed_hub):
+    app = await managed_hub(hub_values=DEMO_SETTINGS)
+    await add_group(app, "researchers", ["alice"])
+    from jupyterhub.tests.utils import add_user
+
+    add_user(app.db, app, name="bob")
+    return app
+
+
+async def test_allowed_profile_starts_with_its_settings(demo_settings_hub):
+    app = demo_settings_hub
+    r = await spawn(app, "alice", {"profile": "research", "interface": "classic"})
+    assert r.status_code in (201, 202), r.text
+    model = await wait_ready(app, "alice")
+    assert model["servers"][""]["user_options"] == {"profile": "research", "interface": "classic"}
+
+    spawner = app.users["alice"].spawner
+    assert spawner.default_url == "/tree"  # the choice's override beats the profile's
+    assert spawner.environment["RESEARCH_ENVIRONMENT"] == "1"
+    assert spawner.mem_limit == 4 * 1024**3
+    assert spawner.cpu_limit == 2
+
+    # the server answers through the real proxy
+    token = app.users["alice"].new_api_token()
+    url = public_url(app, app.users["alice"]) + "api/status"
+    response = await AsyncHTTPClient().fetch(url, headers={"Authorization": f"token {token}"})
+    assert response.code == 200
+
+    r = await api_request(app, "users", "alice", "server", method="delete")
+    assert r.status_code in (202, 204)
+
+
+@pytest.mark.parametrize(
+    "user, options, status, message",
+    [
+        ("bob", {"profile": "research"}, 403, "only for members of the group 'researchers'"),
+        ("bob", {"profile": "no-such-profile"}, 400, "Unknown profile 'no-such-profile'"),
+        ("alice", {"profile": "research", "interface": "vim"}, 400, "Unknown choice 'vim'"),
+        ("alice", {"profile": "python", "image": "evil/miner"}, 400, "Unknown option 'image'"),
+        ("alice", {"profile": "research", "interface": "x" * 10_000}, 400, "too long"),
+        ("alice", {"profile": ["python"]}, 400, "must be text"),
+    ],
+    ids=[
+        "not-in-group",
+        "unknown-profile",
+        "unknown-choice",
+        "unknown-option",
+        "10kb-value",
+        "not-text",
+    ],
+)
+async def test_bad_requests_are_refused_and_start_nothing(
+    demo_settings_hub, user, options, status, message
+):
+    app = demo_settings_hub
+    spawner = app.users[user].spawner
+    before = dict(spawner.orm_spawner.user_options or {})
+    r = await spawn(app, user, options)
+    assert r.status_code == status, r.text
+    assert message in r.json()["message"]
+    model = (await api_request(app, "users", user)).json()
+    assert model["server"] is None
+    assert not spawner.active
+    # the refused options were not kept as the next spawn's defaults
+    assert (spawner.orm_spawner.user_options or {}) == before
