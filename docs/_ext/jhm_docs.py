@@ -341,11 +341,18 @@ class ServiceScopesDirective(SphinxDirective):
 # -- command-line options -------------------------------------------------------------------
 
 
+_HOME = "/jhm-docs-home"
+
+
+def _unhome(text: str) -> str:
+    return text.replace(_HOME, "~")
+
+
 @contextmanager
 def _neutral_home() -> Iterator[None]:
     """Defaults that depend on the home directory show as ``~/...``, not the builder's home."""
     saved = {k: os.environ.get(k) for k in ("HOME", "XDG_DATA_HOME")}
-    os.environ["HOME"] = "~"
+    os.environ["HOME"] = _HOME
     os.environ.pop("XDG_DATA_HOME", None)
     try:
         yield
@@ -373,7 +380,7 @@ class CLIOptionsDirective(SphinxDirective):
         with _neutral_home():
             parser = import_object(self.arguments[0])()
         sub = _subparser(parser, self.arguments[1])
-        usage = sub.format_usage().strip()
+        usage = _unhome(sub.format_usage().strip())
         usage = usage[len("usage: ") :] if usage.startswith("usage: ") else usage
         result: list[nodes.Node] = [nodes.literal_block(usage, usage, language="text")]
         rows = []
@@ -388,12 +395,12 @@ class CLIOptionsDirective(SphinxDirective):
                 if action.nargs != 0:
                     text += f" {action.metavar or action.dest.upper()}"
                 names.append(nodes.literal(text=text))
-            help_text = (action.help or "") % {"default": action.default, "prog": sub.prog}
+            help_text = _unhome((action.help or "") % {"default": action.default, "prog": sub.prog})
             help_text = re.sub(r"\s*\(default: [^)]*\)", "", help_text)
             default = action.default
             shown_default: list[nodes.Node] = []
             if default not in (None, False, argparse.SUPPRESS) and action.nargs != 0:
-                shown_default = [nodes.literal(text=str(default))]
+                shown_default = [nodes.literal(text=_unhome(str(default)))]
             rows.append([names, shown_default, inline_text(help_text[:1].upper() + help_text[1:])])
         result.append(table(["Option", "Default", "What it does"], rows, [28, 30, 42]))
         return result

@@ -84,7 +84,8 @@ class ManagedSpawnerMixin(Configurable):
     )
     ceilings = Dict(
         config=True,
-        help="""Operator ceilings no profile may exceed: ``cpu_limit``, ``cpu_guarantee``, ``mem_limit``, ``mem_guarantee``, ``gpu_limit``,
+        help="""Operator ceilings no profile may exceed: ``cpu_limit``, ``cpu_guarantee``,
+        ``mem_limit``, ``mem_guarantee``, ``gpu_limit``,
         ``node_selectors`` and ``image_patterns``.""",
     )
     hub_name = Unicode(
