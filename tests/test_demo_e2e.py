@@ -86,3 +86,46 @@ def test_bob_cannot_start_the_restricted_profile_by_hand(demo_hub, page: Page):
     assert response.status == 403
     # bob's server was not started
     assert hub_api(page, demo_hub, "users/bob")["server"] is None
+
+
+def test_services_look_like_the_hub_and_check_who_may_use_them(demo_hub, page: Page):
+    login(page, demo_hub, "admin")
+    page.goto(demo_hub.url + "services/config/")
+    expect(page.get_by_role("heading", name="Hub settings")).to_be_visible()
+    # the hub's own page.html: its navigation bar and logo
+    expect(page.locator("#jupyterhub-logo")).to_be_visible()
+    expect(page.locator(".jhm-profile-list li")).to_have_count(3)
+    api = page.request.get(demo_hub.url + "services/config/api/settings")
+    assert api.ok and api.headers["etag"] == '"0"'
+    assert [p["slug"] for p in api.json()["settings"]["profiles"]] == [
+        "python",
+        "classic",
+        "research",
+    ]
+
+    page.goto(demo_hub.url + "services/usage/")
+    expect(page.get_by_role("heading", name="Usage")).to_be_visible()
+
+
+def test_settings_service_refuses_other_users(demo_hub, page: Page):
+    login(page, demo_hub, "bob")
+    response = page.goto(demo_hub.url + "services/config/")
+    assert response.status == 403
+    expect(page.locator(".jhm-error-message")).to_contain_text("Only hub admins")
+    api = page.request.get(demo_hub.url + "services/config/api/settings")
+    assert api.status == 403
+    assert api.headers["content-type"].startswith("application/json")
+    assert "Only hub admins" in api.json()["message"]
+
+
+def test_health_answers_without_login_and_shows_no_secrets(demo_hub, page: Page):
+    response = page.request.get(demo_hub.url + "services/health/")
+    assert response.status == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert {c["name"] for c in body["checks"]} >= {"hub-api", "settings-store"}
+    for check in body["checks"]:
+        assert set(check) == {"name", "ok", "message", "duration_ms", "checked_at"}
+    text = response.text()
+    assert "sqlite:" not in text and "token" not in text.lower()
+    assert page.request.head(demo_hub.url + "services/health/").status == 200

@@ -80,7 +80,7 @@ class SettingsSource:
                 )
             self.last_error = f"{type(e).__name__}: {e}"
             self.last_error_at = time.time()
-            raise
+            return self._cached
         if self.last_error is not None:
             self.log.info("The settings store can be read again.")
             self.last_error = None

@@ -6,7 +6,7 @@ from tornado import web
 
 from ...store import SettingsStore
 from ...store.source import SettingsSource
-from ..base import BaseHandler, ServiceApp
+from ..base import APIHandler, BaseHandler, ServiceApp
 
 
 class SettingsEditorHandler(BaseHandler):
@@ -18,12 +18,23 @@ class SettingsEditorHandler(BaseHandler):
 
     def prepare(self):
         super().prepare()
+        if self.current_user is None and isinstance(self, APIHandler):
+            raise web.HTTPError(403, "Log in to the hub, or send a token, to use this API.")
         if self.current_user and not self.may_edit():
             raise web.HTTPError(
                 403,
                 "Only hub admins and people with the settings permission can change this "
                 "hub's settings.",
             )
+
+
+class SettingsAPIHandler(SettingsEditorHandler, APIHandler):
+    """``GET /api/settings``: the settings in force, with their version as ``ETag``."""
+
+    def get(self):
+        current = self.service.source.current()
+        self.set_header("ETag", f'"{current.version}"')
+        self.write_json({"version": current.version, "settings": current.document})
 
 
 class FrontPage(SettingsEditorHandler):
@@ -57,7 +68,7 @@ class ConfigService(ServiceApp):
         )
 
     def handlers(self):
-        return [("", FrontPage)]
+        return [("", FrontPage), ("api/settings", SettingsAPIHandler)]
 
     async def cleanup(self) -> None:
         self.store.dispose()

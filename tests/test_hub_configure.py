@@ -1,0 +1,95 @@
+"""configure(c, ...): what it wires into a hub, and the clear errors for wrong options."""
+
+from __future__ import annotations
+
+import pytest
+from traitlets.config import Config
+
+from jhub_managed.hub import SETTINGS_SCOPE, ConfigureError, configure
+
+
+def test_wires_spawner_authenticator_services_roles_templates(tmp_path):
+    c = Config()
+    c.JupyterHub.services = [{"name": "existing", "api_token": "x" * 32}]
+    c.JupyterHub.load_roles = [{"name": "user", "scopes": ["self", "read:hub"]}]
+    configure(
+        c,
+        hub_name="physics",
+        spawner="local",
+        authenticator="demo",
+        data_dir=str(tmp_path),
+        settings_editor_groups=["course-staff"],
+        service_ports={"config": 10101},
+    )
+    assert c.JupyterHub.spawner_class == "jhub_managed.spawner.ManagedLocalSpawner"
+    assert c.JupyterHub.authenticator_class.endswith("ManagedDemoAuthenticator")
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    assert set(services) == {"existing", "config", "usage", "health"}
+    assert services["config"]["url"] == "http://127.0.0.1:10101"
+    assert services["config"]["command"][1:3] == ["-m", "jhub_managed.services.config"]
+    assert services["config"]["oauth_client_allowed_scopes"] == [SETTINGS_SCOPE]
+    assert "sqlite:///" in services["health"]["environment"]["JHUB_MANAGED_CONFIG"]
+    assert SETTINGS_SCOPE in c.JupyterHub.custom_scopes
+
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    # the user role keeps what the hub had and gains the pages of the services
+    assert {"self", "read:hub", "access:services!service=usage"} <= set(roles["user"]["scopes"])
+    assert roles["jhub-managed-settings-editors"]["groups"] == ["course-staff"]
+    # each service gets only what it needs; none can administer users
+    for name in ("config", "usage", "health"):
+        scopes = roles[f"jhub-managed-{name}-service"]["scopes"]
+        assert roles[f"jhub-managed-{name}-service"]["services"] == [name]
+        assert not any(s.startswith(("admin", "tokens", "servers")) for s in scopes)
+    assert c.ManagedLocalSpawner.hub_name == "physics"
+    assert c.JupyterHub.template_paths[0].endswith("templates/hub")
+    assert callable(c.JupyterHub.template_vars["announcement_login"])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"hubname": "x"}, "unknown option 'hubname'"),
+        ({"hub_name": "Physics Dept"}, "hub_name 'Physics Dept' must be"),
+        ({"spawner": "docker"}, "spawner 'docker' is not one of kube, local"),
+        ({"authenticator": "ldap"}, "authenticator 'ldap' is not one of"),
+        ({"services": ["config", "billing"]}, "unknown service 'billing'"),
+        ({"ceilings": {"cpu": 2}}, "unknown ceiling 'cpu'"),
+        ({"ceilings": {"mem_limit": "lots"}}, "not a memory quantity"),
+        ({"ceilings": {"image_patterns": ["(unclosed"]}}, "ceilings:"),
+        ({"service_ports": {"config": "http"}}, "configure():"),
+        (
+            {"hub_values": {"profiles": [{"display_name": "A", "slug": "Not A Slug"}]}},
+            "hub_values is not a valid settings document: /profiles/0/slug",
+        ),
+        (
+            {
+                "hub_values": {
+                    "profiles": [
+                        {
+                            "display_name": "Big",
+                            "slug": "big",
+                            "kubespawner_override": {"cpu_limit": 64},
+                        }
+                    ]
+                },
+                "ceilings": {"cpu_limit": 8},
+            },
+            "above the operator's ceiling of 8 CPUs",
+        ),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_wrong_options_are_clear_errors(tmp_path, options, message):
+    c = Config()
+    with pytest.raises(ConfigureError, match=None) as info:
+        configure(c, data_dir=str(tmp_path), **options)
+    assert message in str(info.value)
+    # nothing was wired in
+    assert "services" not in c.JupyterHub
+
+
+def test_service_name_clash_is_refused(tmp_path):
+    c = Config()
+    c.JupyterHub.services = [{"name": "health", "url": "http://127.0.0.1:9999"}]
+    with pytest.raises(ConfigureError, match="a service named 'health' is already configured"):
+        configure(c, data_dir=str(tmp_path))
