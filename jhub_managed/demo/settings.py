@@ -56,7 +56,10 @@ DEMO_SETTINGS = {
         },
     ],
     "announcement": {
-        "text": "Welcome to the **jhub-managed** demo hub. Log in as `alice`, `bob` or `admin`.",
+        "text": (
+            "Welcome to the **jhub-managed** demo hub: profiles by group, hub settings "
+            "and usage, all running on your own machine."
+        ),
         "level": "info",
         "show_on": ["login", "home"],
     },
