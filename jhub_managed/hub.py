@@ -29,6 +29,8 @@ from .settings import Ceilings, document_errors
 SETTINGS_SCOPE = "custom:jhub-managed:settings"
 SETTINGS_ROLE = "jhub-managed-settings-editors"
 SERVICE_NAMES = ("config", "usage", "health")
+CULLER_SERVICE = "idle-culler"
+CULLER_CONFIG = os.path.join(os.path.dirname(__file__), "services", "culler_config.py")
 TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 
 #: what each service may do with the hub's API, no more
@@ -202,6 +204,24 @@ class ManagedHub(Configurable):
         config=True,
         help="Extra environment variables for every jhub-managed service.",
     )
+    idle_timeout = Int(
+        3600,
+        config=True,
+        help="""Seconds of inactivity after which a server is stopped, unless its profile sets
+        its own ``idle_timeout``. 0 turns the idle culler off.""",
+    )
+    cull_every = Int(
+        300,
+        config=True,
+        help="How often, in seconds, the idle culler looks for idle servers.",
+    )
+
+    @validate("idle_timeout", "cull_every")
+    def _check_positive(self, proposal):
+        if proposal.value < 0:
+            raise ConfigureError(f"{proposal.trait.name} cannot be negative")
+        return proposal.value
+
     announcement_in_templates = Bool(
         True,
         config=True,
@@ -260,6 +280,21 @@ class ManagedHub(Configurable):
                 # see who holds it
                 service["oauth_client_allowed_scopes"] = [SETTINGS_SCOPE]
             services.append(service)
+        if self.idle_timeout:
+            services.append(
+                {
+                    "name": CULLER_SERVICE,
+                    "command": [
+                        sys.executable,
+                        "-m",
+                        "jupyterhub_idle_culler",
+                        f"--timeout={self.idle_timeout}",
+                        f"--cull-every={self.cull_every or 300}",
+                        f"--config={CULLER_CONFIG}",
+                    ],
+                    "environment": dict(env),
+                }
+            )
         return services
 
     def roles(self) -> list[dict[str, Any]]:
@@ -276,6 +311,20 @@ class ManagedHub(Configurable):
                 "groups": list(self.settings_editor_groups),
             },
         ]
+        if self.idle_timeout:
+            roles.append(
+                {
+                    "name": "jhub-managed-idle-culler",
+                    "description": "Stop servers idle longer than their profile allows",
+                    "scopes": [
+                        "list:users",
+                        "read:users:activity",
+                        "read:servers",
+                        "delete:servers",
+                    ],
+                    "services": [CULLER_SERVICE],
+                }
+            )
         for name in self.services:
             roles.append(
                 {
@@ -340,6 +389,11 @@ def configure(c: Config, **options: Any) -> ManagedHub:
     ours = hub.service_definitions()
     taken = {s["name"] for s in existing_services}
     clash = sorted(taken & {s["name"] for s in ours})
+    if CULLER_SERVICE in clash:
+        raise ConfigureError(
+            f"a service named {CULLER_SERVICE!r} is already configured: remove it, or set "
+            "idle_timeout=0 to keep your own"
+        )
     if clash:
         raise ConfigureError(f"a service named {clash[0]!r} is already configured")
     c.JupyterHub.services = existing_services + ours

@@ -24,7 +24,8 @@ def test_wires_spawner_authenticator_services_roles_templates(tmp_path):
     assert c.JupyterHub.spawner_class == "jhub_managed.spawner.ManagedLocalSpawner"
     assert c.JupyterHub.authenticator_class.endswith("ManagedDemoAuthenticator")
     services = {s["name"]: s for s in c.JupyterHub.services}
-    assert set(services) == {"existing", "config", "usage", "health"}
+    assert set(services) == {"existing", "config", "usage", "health", "idle-culler"}
+    assert "--timeout=3600" in services["idle-culler"]["command"]
     assert services["config"]["url"] == "http://127.0.0.1:10101"
     assert services["config"]["command"][1:3] == ["-m", "jhub_managed.services.config"]
     assert services["config"]["oauth_client_allowed_scopes"] == [SETTINGS_SCOPE]

@@ -287,3 +287,21 @@ def _merge_override(base: dict, extra: Mapping[str, Any]) -> dict:
         else:
             merged[key] = copy.deepcopy(value)
     return merged
+
+
+def idle_timeout_for(
+    profiles: Iterable[Mapping[str, Any]], user_options: Mapping[str, Any] | None, default: int
+) -> int:
+    """Seconds of inactivity after which a server started with ``user_options`` is culled.
+
+    The server's profile's ``idle_timeout`` when it has one, else ``default``. A server whose
+    profile was since removed or renamed gets ``default``.
+    """
+    slug = (user_options or {}).get("profile")
+    for profile in profiles:
+        if profile.get("slug") == slug:
+            timeout = profile.get("idle_timeout")
+            if isinstance(timeout, int) and not isinstance(timeout, bool) and timeout > 0:
+                return timeout
+            break
+    return default

@@ -1,0 +1,78 @@
+"""Per-profile idle timeouts: the real jupyterhub-idle-culler with our arbiter, on a real hub."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from jupyterhub.tests.utils import add_user, api_request
+from jupyterhub_idle_culler import cull_idle
+
+from jhub_managed.demo.settings import DEMO_SETTINGS
+from jhub_managed.settings.profiles import idle_timeout_for
+
+from .test_local_spawner import spawn, wait_ready
+
+PROFILES = [
+    {"slug": "short", "idle_timeout": 600},
+    {"slug": "plain"},
+    {"slug": "odd", "idle_timeout": "600"},
+]
+
+
+@pytest.mark.parametrize(
+    "user_options, expected",
+    [
+        ({"profile": "short"}, 600),
+        ({"profile": "plain"}, 3600),
+        ({"profile": "removed-since"}, 3600),
+        ({}, 3600),
+        (None, 3600),
+        ({"profile": "odd"}, 3600),
+    ],
+    ids=["profile-timeout", "no-timeout", "removed-profile", "no-profile", "no-options", "bad"],
+)
+def test_idle_timeout_for(user_options, expected):
+    assert idle_timeout_for(PROFILES, user_options, 3600) == expected
+
+
+async def test_culler_stops_servers_idle_longer_than_their_profile_allows(
+    managed_hub, monkeypatch, tmp_path
+):
+    settings = copy.deepcopy(DEMO_SETTINGS)
+    settings["profiles"][0]["idle_timeout"] = 1800  # "python": 30 minutes
+    app = await managed_hub(hub_values=settings)
+    monkeypatch.setenv(
+        "JHUB_MANAGED_CONFIG",
+        json.dumps({"db_url": f"sqlite:///{tmp_path}/jhub-managed.sqlite", "hub_values": settings}),
+    )
+    import jhub_managed.services.culler as culler
+
+    monkeypatch.setattr(culler, "_source", None)
+    for name, profile in (("alice", "python"), ("bob", "classic")):
+        add_user(app.db, app, name=name)
+        r = await spawn(app, name, {"profile": profile})
+        assert r.status_code in (201, 202), r.text
+        await wait_ready(app, name)
+    # both servers were last active an hour ago
+    an_hour_ago = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(hours=1)
+    for name in ("alice", "bob"):
+        app.users[name].spawner.orm_spawner.last_activity = an_hour_ago
+    app.db.commit()
+
+    token = app.users["admin"].new_api_token()
+    await cull_idle(
+        url=app.hub.api_url,
+        api_token=token,
+        inactive_limit=7200,  # the hub's default: two hours
+        logger=logging.getLogger("test-culler"),
+        cull_arbiter=culler.cull_arbiter,
+    )
+
+    models = {n: (await api_request(app, "users", n)).json() for n in ("alice", "bob")}
+    # alice's profile allows 30 minutes: culled; bob's has the hub's two hours: kept
+    assert models["alice"]["server"] is None
+    assert models["bob"]["server"] is not None
