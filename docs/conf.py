@@ -41,7 +41,7 @@ myst_heading_anchors = 3
 # -- autodoc ----------------------------------------------------------------------------------
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_class_signature = "separated"
+autodoc_typehints_description_target = "documented"
 autodoc_default_options = {"show-inheritance": False}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
@@ -54,7 +54,8 @@ intersphinx_disabled_reftypes = ["*"]
 # -- HTML -------------------------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"jhub-managed {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["jhm.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
@@ -62,4 +63,3 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": [],
 }
-html_sidebars = {"**": ["sidebar-nav-bs"]}

@@ -33,12 +33,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from autodoc_traits import ConfigurableDocumenter
+from autodoc_traits import ConfigurableDocumenter, TraitDocumenter
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective, SphinxRole
-from traitlets import TraitType
+from sphinx.ext.autodoc import AttributeDocumenter
+from traitlets import DefaultHandler, TraitType, Undefined
+
+
+def note_module(directive: SphinxDirective | SphinxRole, module_name: str) -> None:
+    """Rebuild the page when the module it is generated from changes."""
+    module = importlib.import_module(module_name)
+    if getattr(module, "__file__", None):
+        directive.env.note_dependency(module.__file__)
+
+
+def _module_of(path: str) -> str:
+    return path.partition(":")[0] if ":" in path else path.rpartition(".")[0]
 
 
 def import_object(path: str) -> Any:
@@ -132,6 +144,8 @@ class _SchemaObject:
 
     @property
     def title(self) -> str:
+        if not self.pointers[0]:
+            return "The settings document"
         return self.name.replace("_", " ").capitalize()
 
 
@@ -171,7 +185,8 @@ class SchemaRenderer:
         values = schema.get("additionalProperties")
         if isinstance(values, dict):
             singular = _singular(name)
-            self._collect(values, singular, f"{pointer}/<{singular}>")
+            placeholder = singular.rsplit("_", 1)[-1]
+            self._collect(values, singular, f"{pointer}/<{placeholder}>")
 
     # types
     def type_nodes(self, schema: Any) -> list[nodes.Node]:
@@ -312,6 +327,7 @@ class SettingsSchemaDirective(SphinxDirective):
 
     def run(self) -> list[nodes.Node]:
         schema = import_object(self.arguments[0])
+        note_module(self, _module_of(self.arguments[0]))
         prefix = self.options.get("id-prefix", "schema")
         return SchemaRenderer(schema, prefix).render()
 
@@ -325,6 +341,7 @@ class ServiceScopesDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         from jhub_managed.hub import SERVICE_NAMES, SERVICE_SCOPES
 
+        note_module(self, "jhub_managed.hub")
         rows = []
         for name in SERVICE_NAMES:
             scopes: list[nodes.Node] = []
@@ -379,6 +396,7 @@ class CLIOptionsDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         with _neutral_home():
             parser = import_object(self.arguments[0])()
+        note_module(self, _module_of(self.arguments[0]))
         sub = _subparser(parser, self.arguments[1])
         usage = _unhome(sub.format_usage().strip())
         usage = usage[len("usage: ") :] if usage.startswith("usage: ") else usage
@@ -416,6 +434,7 @@ class ValueRole(SphinxRole):
         except (ImportError, AttributeError) as e:
             msg = self.inliner.reporter.error(f"jhm-value: can't import {self.text}: {e}", line=self.lineno)
             return [], [msg]
+        note_module(self, _module_of(self.text))
         text = f"{value:,}" if isinstance(value, int) else str(value)
         return [nodes.literal(self.rawtext, text)], []
 
@@ -428,6 +447,10 @@ class ManagedConfigurableDocumenter(ConfigurableDocumenter):
     traits of other packages."""
 
     option_spec = {**ConfigurableDocumenter.option_spec, "trait-module": directives.unchanged}
+
+    def format_signature(self, **kwargs: Any) -> str:
+        # configurable classes are configured through ``c.<Class>``, not constructed by users
+        return ""
 
     def get_object_members(self, want_all):
         check, members = super().get_object_members(want_all)
@@ -445,9 +468,42 @@ class ManagedConfigurableDocumenter(ConfigurableDocumenter):
         return check, [m for m in members if ours(m)]
 
 
+class ManagedTraitDocumenter(TraitDocumenter):
+    """autodoc-traits' trait header, with two defaults shown as they are at run time.
+
+    Containers (``List``, ``Dict``) keep their default outside ``default_value``, so
+    autodoc-traits shows ``Dict()`` for a non-empty default: show the real one. A default
+    computed by a ``@default`` method is only known at run time: show no value rather than the
+    trait's placeholder; the help says what the default is.
+    """
+
+    def add_directive_header(self, sig):
+        trait = self.object
+        name = self.objpath[-1]
+        dynamic = any(
+            isinstance(vars(cls).get("_trait_default_generators", {}).get(name), DefaultHandler)
+            for cls in getattr(self.parent, "__mro__", ())
+        )
+        if dynamic:
+            default = ""
+        elif trait.default_value is Undefined:
+            try:
+                default = repr(trait.default())
+            except Exception:
+                default = ""
+        else:
+            default = repr(trait.default_value)
+        if default in ("{}", "[]", "set()"):
+            default = ""
+        prefix = f"c.{self.format_name()} = " if trait.metadata.get("config") else ""
+        self.options.annotation = f"{prefix}{trait.__class__.__name__}({default})"
+        AttributeDocumenter.add_directive_header(self, sig)
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("autodoc_traits")
     app.add_autodocumenter(ManagedConfigurableDocumenter, override=True)
+    app.add_autodocumenter(ManagedTraitDocumenter, override=True)
     app.add_directive("settings-schema", SettingsSchemaDirective)
     app.add_directive("service-scopes", ServiceScopesDirective)
     app.add_directive("cli-options", CLIOptionsDirective)
