@@ -55,15 +55,21 @@ def filter_profile(profile: Mapping[str, Any], user_groups: frozenset[str]) -> d
     """The profile as a user in ``user_groups`` sees it, or ``None`` if they may not use it.
 
     Choices and unlisted choices the user may not use are removed. A profile left with an
-    option that has nothing to choose is not usable, so it is hidden too.
+    option that has nothing to choose is not usable, so it is hidden too. The result is a new
+    structure down to the choices; ``kubespawner_override`` values are shared with the input
+    (this runs on every spawn, so nothing is deep-copied), so callers must not change them.
     """
     if not is_allowed(profile, user_groups):
         return None
-    visible = copy.deepcopy(dict(profile))
-    options = visible.get("profile_options") or {}
+    visible = dict(profile)
+    options = profile.get("profile_options")
+    if not options:
+        return visible
+    visible_options = {}
     for key, option in options.items():
+        option = dict(option)
         choices = {
-            name: choice
+            name: dict(choice)
             for name, choice in (option.get("choices") or {}).items()
             if is_allowed(choice, user_groups)
         }
@@ -80,7 +86,8 @@ def filter_profile(profile: Mapping[str, Any], user_groups: frozenset[str]) -> d
             for choice in choices.values():
                 choice.pop("default", None)
             (default or next(iter(choices.values())))["default"] = True
-        options[key] = option
+        visible_options[key] = option
+    visible["profile_options"] = visible_options
     return visible
 
 
@@ -206,7 +213,7 @@ def select_profile(
                 f"{who_may_use(profile_def)}.",
                 status=403,
             )
-    selection = ProfileSelection(profile=copy.deepcopy(dict(profile_def)))
+    selection = ProfileSelection(profile=dict(profile_def))
     override = copy.deepcopy(profile_def.get("kubespawner_override") or {})
     options = profile_def.get("profile_options") or {}
 
