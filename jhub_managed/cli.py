@@ -99,6 +99,13 @@ def last_error_line(log_file: Path) -> str:
     return lines[-1] if lines else ""
 
 
+def _alive(proc) -> bool:
+    try:
+        return proc.is_running() and proc.status() != "zombie"
+    except Exception:
+        return False
+
+
 def _descendants(pid: int) -> list:
     try:
         import psutil
@@ -119,6 +126,9 @@ class DemoHub:
         self.log_file = self.data_dir / "hub.log"
         self.url = f"http://{self._url_host(args.ip)}:{args.port}/"
         self.process: subprocess.Popen | None = None
+        # everything the hub started, seen while it ran: the proxy and the servers run in
+        # sessions of their own, and outlive a hub that dies
+        self.known_children: dict[int, object] = {}
         self.password = os.environ.get("JHUB_MANAGED_DEMO_PASSWORD") or secrets.token_urlsafe(9)
         self.generated_password = not os.environ.get("JHUB_MANAGED_DEMO_PASSWORD")
 
@@ -182,10 +192,16 @@ class DemoHub:
                     sys.stderr.buffer.write(line)
                     sys.stderr.flush()
 
+    def watch_children(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            for child in _descendants(self.process.pid):
+                self.known_children.setdefault(child.pid, child)
+
     def wait_ready(self, timeout: float = 90) -> None:
         api = f"{self.url}hub/api/"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            self.watch_children()
             if self.process.poll() is not None:
                 raise DemoError(
                     f"the hub stopped: {last_error_line(self.log_file)} (log: {self.log_file})"
@@ -201,26 +217,27 @@ class DemoHub:
 
     def stop(self) -> None:
         """Stop the hub, its proxy, services and servers, killing what is left after 10s."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
         deadline = time.monotonic() + STOP_SECONDS
-        children = _descendants(self.process.pid)
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
-            self.process.wait(timeout=max(0.5, deadline - time.monotonic() - 2))
-        except subprocess.TimeoutExpired:
-            pass
-        leftovers = [p for p in children if p.is_running()]
+        self.watch_children()
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.process.wait(timeout=max(0.5, deadline - time.monotonic() - 2))
+            except subprocess.TimeoutExpired:
+                pass
+        leftovers = [p for p in self.known_children.values() if _alive(p)]
         for proc in leftovers:
             try:
                 proc.terminate()
             except Exception:  # noqa: S110 - it may have just gone
                 pass
         while leftovers and time.monotonic() < deadline - 0.5:
-            leftovers = [p for p in leftovers if p.is_running() and p.status() != "zombie"]
+            leftovers = [p for p in leftovers if _alive(p)]
             time.sleep(0.1)
         for proc in leftovers:
             try:
@@ -246,7 +263,7 @@ class DemoHub:
                 f"  jhub-managed demo hub is up at {self.url}",
                 "",
                 "  Log in as one of:",
-                "    admin  hub admin: /services/config/ edits the hub's settings",
+                "    admin  hub admin: /services/config/ shows the hub's settings",
                 "    alice  in group 'researchers': may use the Research environment",
                 "    bob    in no group",
                 f"  Password: {self.password}  {password_note}",
@@ -274,6 +291,7 @@ def run_demo(args: argparse.Namespace) -> int:
         hub.wait_ready()
         print(hub.banner(), flush=True)
         while not stopping.is_set():
+            hub.watch_children()
             if hub.process.poll() is not None:
                 raise DemoError(
                     f"the hub stopped: {last_error_line(hub.log_file)} (log: {hub.log_file})"

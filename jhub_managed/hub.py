@@ -67,7 +67,7 @@ class ManagedHub(Configurable):
         config=True,
         help="""Name of this hub in the fleet (lowercase letters, digits and dashes).
 
-        Used in pod labels, metrics and usage reports to tell hubs apart.""",
+        Used in pod labels, so that pods of different hubs can be told apart.""",
     )
 
     @validate("hub_name")
@@ -123,7 +123,8 @@ class ManagedHub(Configurable):
 
     db_url = Unicode(
         config=True,
-        help="""SQLAlchemy URL of the jhub-managed store (settings versions, usage, health).
+        help="""SQLAlchemy URL of the jhub-managed store, which keeps every version of the
+        hub's settings.
 
         Defaults to SQLite in ``data_dir``. For PostgreSQL use e.g.
         ``postgresql+psycopg://user:password@host/dbname``.""",
@@ -162,8 +163,9 @@ class ManagedHub(Configurable):
     settings_editor_groups = List(
         Unicode(),
         config=True,
-        help="""Groups whose members may edit this hub's settings without being hub admins
-        (hub admins always may).""",
+        help="""Groups whose members hold the settings scope (``custom:jhub-managed:settings``)
+        and so may use the settings service without being hub admins (hub admins always
+        may).""",
     )
     services = List(
         Unicode(),
@@ -190,8 +192,8 @@ class ManagedHub(Configurable):
     service_host = Unicode(
         "",
         config=True,
-        help="""Host name the proxy uses to reach the services; defaults to ``service_ip``
-        (the chart sets the hub's Kubernetes service name, ``hub``).""",
+        help="""Host name the proxy uses to reach the services; defaults to ``service_ip``.
+        In a hub pod, the hub's Kubernetes service name (``hub`` in zero-to-jupyterhub).""",
     )
     service_ports = Dict(
         value_trait=Int(),

@@ -97,3 +97,18 @@ async def test_bad_requests_are_refused_and_start_nothing(
     assert not spawner.active
     # the refused options were not kept as the next spawn's defaults
     assert (spawner.orm_spawner.user_options or {}) == before
+
+
+async def test_hub_without_profiles_starts_plain_servers(managed_hub):
+    from jupyterhub.tests.utils import add_user
+
+    app = await managed_hub()
+    add_user(app.db, app, name="carol")
+    r = await spawn(app, "carol", {"profile": "python"})
+    assert r.status_code == 400
+    assert "offers no profiles" in r.json()["message"]
+    r = await spawn(app, "carol", {})
+    assert r.status_code in (201, 202), r.text
+    await wait_ready(app, "carol")
+    r = await api_request(app, "users", "carol", "server", method="delete")
+    assert r.status_code in (202, 204)

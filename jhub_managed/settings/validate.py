@@ -286,7 +286,8 @@ def override_errors(
         errors.append(
             SettingsError(
                 f"{path}/extra_resource_limits",
-                f"{gpus} GPUs is above the operator's ceiling of {ceilings.gpu_limit}",
+                f"{gpus} GPU{'s' if gpus != 1 else ''} is above the operator's ceiling of "
+                f"{ceilings.gpu_limit}",
             )
         )
     selector = override.get("node_selector")

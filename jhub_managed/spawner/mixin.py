@@ -70,7 +70,7 @@ class ManagedSpawnerMixin(Configurable):
         config=True,
         help="""SQLAlchemy URL of the jhub-managed store holding the settings versions.
 
-        Set by :func:`jhub_managed.hub.configure`; empty means a SQLite file
+        Set by :func:`jhub_managed.hub.configure`; when not set, a SQLite file
         ``jhub-managed.sqlite`` in the hub's working directory.
         """,
     )
@@ -91,7 +91,7 @@ class ManagedSpawnerMixin(Configurable):
     hub_name = Unicode(
         "hub",
         config=True,
-        help="Name of this hub in the fleet, used in labels and reports.",
+        help="Name of this hub in the fleet, used in the labels of its pods.",
     )
 
     #: settings sources shared by every spawner of the hub, one per store URL
@@ -185,9 +185,22 @@ class ManagedSpawnerMixin(Configurable):
 
     managed_selection: ProfileSelection | None = None
 
-    def select(self, user_options: dict | None) -> ProfileSelection:
-        """Validate ``user_options`` for this user; raise ``HTTPError`` 400/403 with why."""
+    def select(self, user_options: dict | None) -> ProfileSelection | None:
+        """Validate ``user_options`` for this user; raise ``HTTPError`` 400/403 with why.
+
+        ``None`` when the hub offers no profiles at all: servers start with the spawner's
+        own configuration, and there is nothing to choose.
+        """
         profiles = self.managed_profiles()
+        if not profiles:
+            chosen = sorted(k for k, v in (user_options or {}).items() if v not in ("", None))
+            if chosen:
+                raise web.HTTPError(
+                    400,
+                    f"This hub offers no profiles, so '{chosen[0]}' can't be chosen.",
+                    reason="Bad Request",
+                )
+            return None
         try:
             selection = select_profile(profiles, self.user_group_names(), user_options)
         except ProfileRequestError as e:
@@ -228,6 +241,8 @@ class ManagedSpawnerMixin(Configurable):
             self._forget_refused_options()
             raise
         self.managed_selection = selection
+        if selection is None:
+            return
         self.apply_override(selection.override)
         self.log.info(
             "Starting %s with profile %s %s", self._log_name, selection.slug, selection.choices
