@@ -39,26 +39,43 @@ KUBESPAWNER_OVERRIDE = {
     ),
     "type": "object",
     "properties": {
-        "image": {"type": "string", "minLength": 1, "maxLength": 512},
+        "image": {
+            "description": "Container image of the server (not used by the local spawner).",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 512,
+        },
         "cpu_guarantee": _CPU,
         "cpu_limit": _CPU,
         "mem_guarantee": _MEMORY,
         "mem_limit": _MEMORY,
         "extra_resource_limits": {
+            "description": 'Other resource limits, e.g. ``{"nvidia.com/gpu": 1}`` for GPUs.',
             "type": "object",
             "additionalProperties": {"type": ["string", "integer"]},
         },
         "extra_resource_guarantees": {
+            "description": "Other resource requests, as ``extra_resource_limits``.",
             "type": "object",
             "additionalProperties": {"type": ["string", "integer"]},
         },
-        "node_selector": {"type": "object", "additionalProperties": {"type": "string"}},
+        "node_selector": {
+            "description": "Node labels the server's pod must run on; the operator lists "
+            "which selectors are allowed.",
+            "type": "object",
+            "additionalProperties": {"type": "string"},
+        },
         "environment": {
+            "description": "Environment variables of the server.",
             "type": "object",
             "additionalProperties": {"type": "string", "maxLength": 4096},
             "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
         },
-        "default_url": {"type": "string", "maxLength": 255},
+        "default_url": {
+            "description": "Where the server opens, e.g. ``/lab`` or ``/tree``.",
+            "type": "string",
+            "maxLength": 255,
+        },
     },
     "additionalProperties": True,
 }
@@ -67,9 +84,21 @@ CHOICE = {
     "type": "object",
     "required": ["display_name"],
     "properties": {
-        "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "description": {"type": "string", "maxLength": 2000},
-        "default": {"type": "boolean"},
+        "display_name": {
+            "description": "What users see in the list.",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+        },
+        "description": {
+            "description": "A longer explanation.",
+            "type": "string",
+            "maxLength": 2000,
+        },
+        "default": {
+            "description": "Chosen when the user chooses nothing (else the first choice).",
+            "type": "boolean",
+        },
         "kubespawner_override": KUBESPAWNER_OVERRIDE,
         "allowed_groups": _GROUPS,
     },
@@ -80,16 +109,31 @@ UNLISTED_CHOICE = {
     "description": "A free-text choice, for example any image that matches a pattern.",
     "type": "object",
     "properties": {
-        "enabled": {"type": "boolean"},
-        "display_name": {"type": "string", "maxLength": 200},
-        "display_name_in_choices": {"type": "string", "maxLength": 200},
+        "enabled": {"description": "Whether users may type a value.", "type": "boolean"},
+        "display_name": {
+            "description": "Label of the text field.",
+            "type": "string",
+            "maxLength": 200,
+        },
+        "display_name_in_choices": {
+            "description": "How the free-text entry appears in the list (default: Other...).",
+            "type": "string",
+            "maxLength": 200,
+        },
         "validation_regex": {
             "description": "Regular expression the whole value must match.",
             "type": "string",
             "maxLength": 1000,
         },
-        "validation_message": {"type": "string", "maxLength": 500},
-        "kubespawner_override": KUBESPAWNER_OVERRIDE,
+        "validation_message": {
+            "description": "Shown when a value does not match ``validation_regex``.",
+            "type": "string",
+            "maxLength": 500,
+        },
+        "kubespawner_override": {
+            **KUBESPAWNER_OVERRIDE,
+            "description": "As a choice's, with ``{value}`` replaced by what the user typed.",
+        },
         "allowed_groups": _GROUPS,
     },
     "additionalProperties": False,
@@ -99,8 +143,14 @@ PROFILE_OPTION = {
     "type": "object",
     "required": ["display_name"],
     "properties": {
-        "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "display_name": {
+            "description": "Label of the option.",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+        },
         "choices": {
+            "description": "The choices, by key; the key is what requests and links send.",
             "type": "object",
             "propertyNames": {"pattern": OPTION_KEY_PATTERN},
             "additionalProperties": CHOICE,
@@ -115,16 +165,29 @@ PROFILE = {
     "type": "object",
     "required": ["display_name", "slug"],
     "properties": {
-        "display_name": {"type": "string", "minLength": 1, "maxLength": 200},
+        "display_name": {
+            "description": "Name of the profile, as users see it.",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200,
+        },
         "slug": {
             "description": "Stable identifier of the profile, used in launch links and reports.",
             "type": "string",
             "pattern": SLUG_PATTERN,
         },
-        "description": {"type": "string", "maxLength": 4000},
-        "default": {"type": "boolean"},
+        "description": {
+            "description": "What the profile is for, shown on its card.",
+            "type": "string",
+            "maxLength": 4000,
+        },
+        "default": {
+            "description": "Preselected on the spawn page (at most one profile).",
+            "type": "boolean",
+        },
         "kubespawner_override": KUBESPAWNER_OVERRIDE,
         "profile_options": {
+            "description": "Choices users make within the profile, by key.",
             "type": "object",
             "propertyNames": {"pattern": OPTION_KEY_PATTERN},
             "additionalProperties": PROFILE_OPTION,
@@ -149,10 +212,23 @@ ANNOUNCEMENT = {
             "type": "string",
             "maxLength": 5000,
         },
-        "level": {"type": "string", "enum": ["info", "warning", "danger"]},
-        "starts_at": {"type": ["string", "null"], "format": "date-time"},
-        "expires_at": {"type": ["string", "null"], "format": "date-time"},
+        "level": {
+            "description": "How it looks: info (blue), warning (yellow) or danger (red).",
+            "type": "string",
+            "enum": ["info", "warning", "danger"],
+        },
+        "starts_at": {
+            "description": "When it starts showing (ISO 8601; none: now).",
+            "type": ["string", "null"],
+            "format": "date-time",
+        },
+        "expires_at": {
+            "description": "When it stops showing (ISO 8601; none: never).",
+            "type": ["string", "null"],
+            "format": "date-time",
+        },
         "show_on": {
+            "description": "Pages it shows on (default: all of login, home and spawn).",
             "type": "array",
             "items": {"type": "string", "enum": ["login", "home", "spawn"]},
             "uniqueItems": True,
@@ -167,10 +243,18 @@ BRANDING = {
     "description": "How the hub presents itself on its login page.",
     "type": "object",
     "properties": {
-        "organization_name": {"type": "string", "maxLength": 200},
-        "organization_url": _URL,
-        "logo_url": _URL,
-        "funded_by": {"type": "string", "maxLength": 500},
+        "organization_name": {
+            "description": "Shown above the login form.",
+            "type": "string",
+            "maxLength": 200,
+        },
+        "organization_url": {**_URL, "description": "Where the organisation name links to."},
+        "logo_url": {**_URL, "description": "Logo shown above the login form (http or https)."},
+        "funded_by": {
+            "description": "Who funds this hub, shown under the login form.",
+            "type": "string",
+            "maxLength": 500,
+        },
         "contact": {
             "description": "Who users ask for help: an e-mail address or a URL.",
             "type": "string",
@@ -186,7 +270,12 @@ SETTINGS_SCHEMA = {
     "title": "jhub-managed hub settings",
     "type": "object",
     "properties": {
-        "profiles": {"type": "array", "items": PROFILE, "maxItems": 500},
+        "profiles": {
+            "description": "What users may start, in the order shown.",
+            "type": "array",
+            "items": PROFILE,
+            "maxItems": 500,
+        },
         "announcement": ANNOUNCEMENT,
         "branding": BRANDING,
     },
