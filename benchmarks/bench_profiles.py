@@ -59,7 +59,7 @@ def make_settings(rng: random.Random) -> dict:
 
 
 def main() -> None:
-    rng = random.Random(42)  # noqa: S311 - test data, not secrets
+    rng = random.Random(42)
     settings = make_settings(rng)
     user_groups = rng.sample([f"group-{i}" for i in range(N_GROUPS)], k=10)
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,7 +16,7 @@ from jhub_managed import __version__  # noqa: E402
 
 project = "jhub-managed"
 author = "jhub-managed contributors"
-copyright = "jhub-managed contributors"  # noqa: A001 - Sphinx's name
+copyright = "jhub-managed contributors"
 version = release = __version__
 
 extensions = [

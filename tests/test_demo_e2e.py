@@ -29,7 +29,9 @@ def hub_api(page: Page, hub, path: str) -> dict:
 
 def test_login_page_shows_branding_and_announcement(demo_hub, page: Page):
     page.goto(demo_hub.hub_url("login"))
-    expect(page.locator(".jhm-announcement")).to_contain_text("Welcome to the jhub-managed demo hub")
+    expect(page.locator(".jhm-announcement")).to_contain_text(
+        "Welcome to the jhub-managed demo hub"
+    )
     # the announcement is Markdown, rendered
     expect(page.locator(".jhm-announcement strong")).to_have_text("jhub-managed")
     expect(page.locator(".jhm-organization")).to_have_text("jhub-managed demo")

@@ -14,7 +14,8 @@ Directives (usable from MyST as ```` ```{name} ````):
 Role:
 
 ``jhm-value``
-    The value of a module-level constant as inline code: ``{jhm-value}`jhub_managed.hub.SETTINGS_SCOPE```.
+    The value of a module-level constant as inline code, e.g.
+    ``{jhm-value}`jhub_managed.hub.SETTINGS_SCOPE```.
 
 And one option for autodoc-traits' ``autoconfigurable``:
 
@@ -37,8 +38,8 @@ from autodoc_traits import ConfigurableDocumenter, TraitDocumenter
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
-from sphinx.util.docutils import SphinxDirective, SphinxRole
 from sphinx.ext.autodoc import AttributeDocumenter
+from sphinx.util.docutils import SphinxDirective, SphinxRole
 from traitlets import DefaultHandler, TraitType, Undefined
 
 
@@ -236,7 +237,9 @@ class SchemaRenderer:
         if "pattern" in schema:
             words.append(f"matches ``{schema['pattern']}``")
         if "format" in schema:
-            words.append({"date-time": "a date and time (RFC 3339)"}.get(schema["format"], schema["format"]))
+            words.append(
+                {"date-time": "a date and time (RFC 3339)"}.get(schema["format"], schema["format"])
+            )
         if "minimum" in schema:
             words.append(f"at least {schema['minimum']}")
         if "maximum" in schema:
@@ -432,7 +435,9 @@ class ValueRole(SphinxRole):
         try:
             value = import_object(self.text)
         except (ImportError, AttributeError) as e:
-            msg = self.inliner.reporter.error(f"jhm-value: can't import {self.text}: {e}", line=self.lineno)
+            msg = self.inliner.reporter.error(
+                f"jhm-value: can't import {self.text}: {e}", line=self.lineno
+            )
             return [], [msg]
         note_module(self, _module_of(self.text))
         text = f"{value:,}" if isinstance(value, int) else str(value)
