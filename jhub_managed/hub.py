@@ -45,6 +45,9 @@ SPAWNERS = {
 }
 AUTHENTICATORS = {
     "demo": "jhub_managed.authenticators.ManagedDemoAuthenticator",
+    "github": "jhub_managed.authenticators.ManagedGitHubOAuthenticator",
+    "cilogon": "jhub_managed.authenticators.ManagedCILogonOAuthenticator",
+    "generic": "jhub_managed.authenticators.ManagedGenericOAuthenticator",
 }
 _HUB_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -110,6 +113,28 @@ class ManagedHub(Configurable):
                 f"{', '.join(sorted(AUTHENTICATORS))}"
             )
         return proposal.value
+
+    staff_users = List(
+        Unicode(),
+        config=True,
+        help="""The operator's staff, by hub username, on every hub of the fleet: admins
+        (unless ``staff_opt_out``), allowed in, and in the ``staff`` group so usage reports
+        can leave them out. Blocked users stay blocked. Passed to the managed authenticators
+        (``c.ManagedAuthenticatorMixin.staff_users``).""",
+    )
+    staff_provider_groups = List(
+        Unicode(),
+        config=True,
+        help="""Identity-provider groups whose members are the operator's staff, as the
+        provider names them: GitHub teams as ``org:team``, OIDC or CILogon group claim
+        values. Passed to ``c.ManagedAuthenticatorMixin.staff_provider_groups``.""",
+    )
+    staff_opt_out = Bool(
+        False,
+        config=True,
+        help="""This hub does not give the operator's staff admin rights or access (they are
+        still marked as staff when they log in for another reason).""",
+    )
 
     data_dir = Unicode(
         config=True,
@@ -379,6 +404,13 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         c.JupyterHub.spawner_class = SPAWNERS[hub.spawner]
     if hub.authenticator:
         c.JupyterHub.authenticator_class = AUTHENTICATORS[hub.authenticator]
+    staff = c.ManagedAuthenticatorMixin
+    if hub.staff_users:
+        staff.staff_users = set(hub.staff_users)
+    if hub.staff_provider_groups:
+        staff.staff_provider_groups = set(hub.staff_provider_groups)
+    if hub.staff_opt_out:
+        staff.staff_opt_out = True
     for cls in ("ManagedKubeSpawner", "ManagedLocalSpawner"):
         section = c[cls]
         section.settings_db_url = hub.db_url

@@ -23,4 +23,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.demo",
     "tests.fixtures.hub",
     "tests.fixtures.kube",
+    "tests.fixtures.idp",
 ]

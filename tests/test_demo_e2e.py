@@ -15,16 +15,21 @@ def login(page: Page, hub, username: str) -> None:
     page.get_by_label("Username:").fill(username)
     page.get_by_label("Password:", exact=True).fill(hub.password)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r".*/hub/(spawn|home).*"))
+    # the hub sends you on to your server when it is running
+    page.wait_for_url(re.compile(r".*/(hub/spawn|hub/home|user/).*"), wait_until="commit")
 
 
-def hub_api(page: Page, hub, path: str) -> dict:
-    """GET the hub's REST API as the browser's logged-in user (cookie + XSRF header)."""
+def hub_api(page: Page, hub, path: str, method: str = "GET", data=None, ok: bool = True):
+    """Call the hub's REST API as the browser's logged-in user (cookie + XSRF header)."""
     page.goto(hub.hub_url("home"))
     xsrf = page.evaluate("() => window.jhdata.xsrf_token")
-    response = page.request.get(hub.hub_url(f"api/{path}"), headers={"X-XSRFToken": xsrf})
+    response = page.request.fetch(
+        hub.hub_url(f"api/{path}"), method=method, data=data, headers={"X-XSRFToken": xsrf}
+    )
+    if not ok:
+        return response
     assert response.ok, response.text()
-    return response.json()
+    return response.json() if response.text() else None
 
 
 def test_login_page_shows_branding_and_announcement(demo_hub, page: Page):
@@ -53,7 +58,7 @@ def test_alice_starts_the_restricted_profile_and_jupyterlab_loads(demo_hub, page
     research = page.locator('.jhm-profile[data-profile="research"]')
     expect(research).to_contain_text("Research environment")
     expect(research).to_contain_text("up to 2 CPUs")
-    research.get_by_label("Research environment").check()
+    research.get_by_role("radio", name="Research environment").check()
     research.get_by_label("Interface").select_option("lab")
     page.get_by_role("button", name="Start").click()
     # JupyterLab itself, served by alice's server through the proxy
@@ -131,3 +136,48 @@ def test_health_answers_without_login_and_shows_no_secrets(demo_hub, page: Page)
     text = response.text()
     assert "sqlite:" not in text and "token" not in text.lower()
     assert page.request.head(demo_hub.url + "services/health/").status == 200
+
+
+def test_bob_launch_link_and_rest_call_for_the_restricted_profile_are_refused(demo_hub, page: Page):
+    login(page, demo_hub, "bob")
+    response = page.goto(demo_hub.hub_url("spawn?profile=research&opt-interface=lab"))
+    assert response.status == 403
+    expect(page.locator(".spawn-error-msg")).to_contain_text(
+        "The profile 'Research environment' is only for members of the group 'researchers'"
+    )
+    # the form is still there, with what bob may use
+    expect(page.locator(".jhm-profile")).to_have_count(2)
+    api = hub_api(
+        page, demo_hub, "users/bob/server", method="POST", data={"profile": "research"}, ok=False
+    )
+    assert api.status == 403
+    assert "only for members of the group 'researchers'" in api.json()["message"]
+    assert hub_api(page, demo_hub, "users/bob")["server"] is None
+
+
+def test_copy_launch_link_and_follow_it(demo_hub, page: Page):
+    login(page, demo_hub, "alice")
+    if hub_api(page, demo_hub, "users/alice")["server"]:
+        hub_api(page, demo_hub, "users/alice/server", method="DELETE")
+
+        def stopped() -> bool:
+            # not only "no server", but no stop pending either
+            return not hub_api(page, demo_hub, "users/alice")["servers"]
+
+        from .fixtures.processes import wait_for
+
+        wait_for(stopped, 30, "alice's server to stop")
+    page.goto(demo_hub.hub_url("spawn"))
+    card = page.locator('.jhm-profile[data-profile="research"]')
+    card.get_by_label("Interface").select_option("classic")
+    card.get_by_role("button", name="Copy a launch link for Research environment").click()
+    status = card.locator(".jhm-copy-status")
+    expect(status).to_contain_text("spawn?profile=research&opt-interface=classic")
+    link = card.locator(".jhm-copy-link").get_attribute("data-link")
+    assert link.startswith(demo_hub.url)
+
+    # following the link starts that profile with that choice, no form
+    page.goto(link)
+    page.wait_for_url(re.compile(r".*/user/alice/tree.*"), timeout=90_000)
+    options = hub_api(page, demo_hub, "users/alice")["servers"][""]["user_options"]
+    assert options == {"profile": "research", "interface": "classic"}

@@ -25,8 +25,10 @@ HUB_NAME = "physics-hub"
 
 # https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-LABEL_NAME = re.compile(r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-                        r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+LABEL_NAME = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
@@ -45,6 +47,31 @@ SETTINGS = {
                 "cpu_limit": 1,
                 "mem_guarantee": "512M",
                 "mem_limit": "1G",
+            },
+        },
+        {
+            # memory as the settings schema allows it: binary suffixes and plain numbers
+            "display_name": "Binary units",
+            "slug": "binary-units",
+            "kubespawner_override": {
+                "image": "quay.io/jupyter/minimal-notebook:2025-01-06",
+                "mem_guarantee": "1536Mi",
+                "mem_limit": "2Gi",
+            },
+            "profile_options": {
+                "memory": {
+                    "display_name": "Memory",
+                    "choices": {
+                        "default": {"display_name": "2 GiB", "default": True},
+                        "bytes": {
+                            "display_name": "1 GiB, in bytes",
+                            "kubespawner_override": {
+                                "mem_guarantee": "1073741824",
+                                "mem_limit": 1073741824,
+                            },
+                        },
+                    },
+                }
             },
         },
         {
@@ -186,7 +213,9 @@ async def test_profile_pod_manifest_is_valid(kube_emulator, settings_db_url, use
 
 @pytest.mark.kube
 async def test_choice_overrides_profile_in_manifest(kube_emulator, settings_db_url):
-    spawner = await _spawner(kube_emulator, settings_db_url, "Ünïcode.user@example.org", ["physics"])
+    spawner = await _spawner(
+        kube_emulator, settings_db_url, "Ünïcode.user@example.org", ["physics"]
+    )
     manifest = await _manifest_for(spawner, {"profile": "physics_lab-2", "size": "large"})
 
     (container,) = manifest["spec"]["containers"]
@@ -224,3 +253,24 @@ async def test_refused_profile_changes_nothing(kube_emulator, settings_db_url):
     assert "Physics lab" in refused.value.log_message
     assert spawner.image == image_before
     assert "hub.jupyter.org/managed-profile" not in spawner.extra_labels
+
+
+@pytest.mark.kube
+@pytest.mark.parametrize(
+    ("choice", "requests", "limits"),
+    [("default", 1536 * MIB, 2 * GIB), ("bytes", GIB, GIB)],
+)
+async def test_memory_in_any_unit_the_settings_accept(
+    kube_emulator, settings_db_url, choice, requests, limits
+):
+    """A profile the settings store accepts is one the spawner can start: memory with
+    ``Ki``..``Ti`` suffixes or as a number in a string (JupyterHub's own memory traits
+    take only K, M, G, T)."""
+    spawner = await _spawner(kube_emulator, settings_db_url, "bob", [])
+    manifest = await _manifest_for(spawner, {"profile": "binary-units", "memory": choice})
+
+    (container,) = manifest["spec"]["containers"]
+    assert container["resources"] == {
+        "requests": {"memory": requests},
+        "limits": {"memory": limits},
+    }

@@ -16,7 +16,7 @@ DOC_A = {
     "profiles": [
         {
             "slug": "small",
-            "display_name": "Small – 1 CPU",
+            "display_name": "Small, 1 CPU",
             "kubespawner_override": {"cpu_limit": 1.5, "mem_limit": "2G"},
             "allowed_groups": ["Physics"],
         }
@@ -139,64 +139,69 @@ def test_save_from_wrong_version_conflicts_and_changes_nothing(store, expected_v
     assert store.get(current + 1) is None
 
 
+def race(stores: list[SettingsStore], start: int, round_: int) -> list[tuple[int, object]]:
+    """Every store saves from version ``start`` at the same moment; (writer, result or error)."""
+    barrier = threading.Barrier(len(stores))
+    outcomes: list[tuple[int, object]] = []
+    lock = threading.Lock()
+
+    def write(i: int, writer: SettingsStore) -> None:
+        barrier.wait()
+        try:
+            result = writer.save(
+                {"announcement": {"text": f"round {round_} writer {i}"}},
+                author=f"writer-{i}",
+                expected_version=start,
+            )
+        except Exception as e:
+            result = e
+        with lock:
+            outcomes.append((i, result))
+
+    threads = [threading.Thread(target=write, args=(i, s)) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+        assert not thread.is_alive(), "a writer hung"
+    return sorted(outcomes, key=lambda o: o[0])
+
+
 def test_concurrent_writers_one_wins_nothing_lost(db_url, store):
-    """Writers that all start from the same version: each round exactly one wins, and the
-    others, retrying from the version they are told about, get their documents in too."""
+    """Writers (separate stores, as separate service processes would have) all save from the
+    same version: each round exactly one wins, the others get a conflict, and after reloading
+    the current version their retries get their documents in too."""
     writers = 4
     rounds = 5
     stores = [SettingsStore(db_url) for _ in range(writers)]
     try:
         for round_ in range(rounds):
             start = store.current_version()
-            barrier = threading.Barrier(writers)
-            outcomes: list[tuple[int, object]] = []
-            lock = threading.Lock()
-
-            def write(i: int, writer: SettingsStore) -> None:
-                barrier.wait()
-                try:
-                    result = writer.save(
-                        {"announcement": {"text": f"round {round_} writer {i}"}},  # noqa: B023
-                        author=f"writer-{i}",
-                        expected_version=start,  # noqa: B023
-                    )
-                except Exception as e:
-                    result = e
-                with lock:  # noqa: B023
-                    outcomes.append((i, result))  # noqa: B023
-
-            threads = [
-                threading.Thread(target=write, args=(i, s)) for i, s in enumerate(stores)
-            ]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join(timeout=60)
-                assert not thread.is_alive()
+            outcomes = race(stores, start, round_)
 
             won = [(i, r) for i, r in outcomes if not isinstance(r, Exception)]
             lost = [(i, r) for i, r in outcomes if isinstance(r, Exception)]
             assert len(won) == 1, outcomes
             assert all(isinstance(r, SettingsConflict) for _, r in lost), outcomes
-            assert all(r.current == start + 1 for _, r in lost)
+            assert all(r.expected == start and r.current == start + 1 for _, r in lost)
             winner, saved = won[0]
             assert saved.version == start + 1
             assert store.get(start + 1).author == f"writer-{winner}"
+            assert store.current_version() == start + 1
 
-            # the losers retry from the version the conflict told them about
-            for i, conflict in sorted(lost, key=lambda o: o[0]):
+            for i, _conflict in lost:
                 stores[i].save(
                     {"announcement": {"text": f"round {round_} writer {i}"}},
                     author=f"writer-{i}",
-                    expected_version=store.current_version(),
+                    expected_version=stores[i].current_version(),
                 )
             assert store.current_version() == start + writers
 
-        texts = [v.document["announcement"]["text"] for v in store.history(limit=1000)]
-        expected = {f"round {r} writer {i}" for r in range(rounds) for i in range(writers)}
-        assert sorted(texts) == sorted(expected)
-        assert [v.version for v in store.history(limit=1000)] == list(
-            range(rounds * writers, 0, -1)
+        history = store.history(limit=1000)
+        assert [v.version for v in history] == list(range(rounds * writers, 0, -1))
+        texts = sorted(v.document["announcement"]["text"] for v in history)
+        assert texts == sorted(
+            f"round {r} writer {i}" for r in range(rounds) for i in range(writers)
         )
     finally:
         for s in stores:

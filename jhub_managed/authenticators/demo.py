@@ -9,6 +9,9 @@ from urllib.parse import urlparse
 from jupyterhub.auth import Authenticator
 from traitlets import Bool, Dict, Unicode, default
 
+from .mixin import ManagedAuthenticatorMixin
+from .pages import ManagedLoginHandler
+
 DEMO_USERS = {
     "admin": {"admin": True, "groups": []},
     "alice": {"groups": ["researchers"]},
@@ -29,12 +32,8 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-class ManagedDemoAuthenticator(Authenticator):
-    """One shared password for a fixed set of demo users, with their groups.
-
-    Only for the demo and tests: it refuses to start unless the hub listens on a loopback
-    address, or ``allow_insecure`` is set.
-    """
+class DemoPasswordAuthenticator(Authenticator):
+    """One shared password for a fixed set of demo users, with their groups."""
 
     demo_users = Dict(
         default_value=DEMO_USERS,
@@ -104,3 +103,16 @@ class ManagedDemoAuthenticator(Authenticator):
             "admin": bool(info.get("admin")),
             "groups": list(info.get("groups") or []),
         }
+
+
+class ManagedDemoAuthenticator(ManagedAuthenticatorMixin, DemoPasswordAuthenticator):
+    """One shared password for a fixed set of demo users, with their groups.
+
+    Only for the demo and tests: it refuses to start unless the hub listens on a loopback
+    address, or ``allow_insecure`` is set. The demo users' groups are its "provider groups";
+    staff, blocked users, the health check user and refusal pages work as on the other
+    managed authenticators.
+    """
+
+    def get_handlers(self, app):
+        return [("/login", ManagedLoginHandler)]

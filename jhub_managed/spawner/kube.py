@@ -7,7 +7,13 @@ from typing import Any
 from kubespawner import KubeSpawner
 from traitlets import default
 
+from ..settings.quantities import parse_memory
 from .mixin import ManagedSpawnerMixin
+
+#: kubespawner_override keys holding memory quantities. The settings accept them as bytes
+#: or with a K/M/G/T or Ki/Mi/Gi/Ti suffix; JupyterHub's memory traits take only numbers
+#: and K/M/G/T strings, so they are passed on as bytes.
+MEMORY_KEYS = ("mem_limit", "mem_guarantee")
 
 
 class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
@@ -31,6 +37,10 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
         return ManagedSpawnerMixin.managed_options_form
 
     def apply_override(self, override: dict[str, Any]) -> None:
+        override = {
+            key: parse_memory(value) if key in MEMORY_KEYS else value
+            for key, value in override.items()
+        }
         self._apply_overrides(override)
         self.extra_labels = {
             **self.extra_labels,

@@ -161,9 +161,16 @@ class ManagedSpawnerMixin(Configurable):
         )
 
     async def managed_options_form(self, spawner=None) -> str:
-        profiles = self.allowed_profiles()
-        if not profiles:
+        current = self.settings_source.current()
+        if not current.profiles:
             return ""
+        profiles = profiles_for_groups(current.profiles, self.user_group_names())
+        if not profiles:
+            contact = (current.document.get("branding") or {}).get("contact")
+            ask = f" Ask {contact} for access." if contact else " Ask this hub's admins."
+            raise web.HTTPError(
+                403, "No profile on this hub is open to you." + ask, reason="Forbidden"
+            )
         return self.render_profile_form(profiles)
 
     @default("options_form")
@@ -175,7 +182,18 @@ class ManagedSpawnerMixin(Configurable):
         return options_from_form
 
     def options_from_query(self, query_data):
-        return options_from_form(query_data)
+        """Launch links: ``/hub/spawn?profile=<slug>&opt-<option>=<choice>``.
+
+        JupyterHub drops un-prefixed arguments when ``opt-`` ones are present, so the
+        profile is taken from the request itself when it came without the prefix.
+        """
+        data = dict(query_data)
+        handler = getattr(self, "handler", None)
+        if "profile" not in data and handler is not None:
+            profile = handler.get_query_argument("profile", None)
+            if profile:
+                data["profile"] = [profile]
+        return options_from_form(data)
 
     # -- applying a request -----------------------------------------------------------------
 
