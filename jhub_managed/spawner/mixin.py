@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import object_session
 from tornado import web
 from traitlets import Dict, Unicode, default, observe
@@ -20,42 +19,8 @@ from ..settings import (
     profiles_for_groups,
     select_profile,
 )
-from ..settings.profiles import UNLISTED_SUFFIX
-from ..settings.quantities import format_cpu, format_memory, parse_memory
-from ..settings.validate import gpu_count
 from ..store.source import SettingsSource
-
-_FORM_ENV = Environment(
-    loader=PackageLoader("jhub_managed", "templates"),
-    autoescape=select_autoescape(default=True),
-)
-
-
-def resources_in_words(override: dict[str, Any]) -> list[str]:
-    """``{"cpu_limit": 2, "mem_limit": "4G"}`` -> ``["up to 2 CPUs", "up to 4 GB memory"]``."""
-    words = []
-    cpu_g, cpu_l = override.get("cpu_guarantee"), override.get("cpu_limit")
-    if cpu_g is not None or cpu_l is not None:
-        if cpu_g is not None and cpu_l is not None and cpu_g != cpu_l:
-            words.append(f"{format_cpu(cpu_g)} guaranteed, up to {format_cpu(cpu_l)}")
-        else:
-            words.append(format_cpu(cpu_l if cpu_l is not None else cpu_g))
-    try:
-        mem_g, mem_l = (
-            parse_memory(override.get("mem_guarantee")),
-            parse_memory(override.get("mem_limit")),
-        )
-    except ValueError:
-        mem_g = mem_l = None
-    if mem_g is not None or mem_l is not None:
-        if mem_g is not None and mem_l is not None and mem_g != mem_l:
-            words.append(f"{format_memory(mem_g)} memory guaranteed, up to {format_memory(mem_l)}")
-        else:
-            words.append(f"{format_memory(mem_l if mem_l is not None else mem_g)} memory")
-    gpus = gpu_count(override)
-    if gpus:
-        words.append("1 GPU" if gpus == 1 else f"{gpus} GPUs")
-    return words
+from .form import render_profile_form
 
 
 class ManagedSpawnerMixin(Configurable):
@@ -141,23 +106,8 @@ class ManagedSpawnerMixin(Configurable):
     image_applies: ClassVar[bool] = True
 
     def render_profile_form(self, profiles: list[dict], error: str = "") -> str:
-        cards = []
-        for profile in profiles:
-            override = profile.get("kubespawner_override") or {}
-            cards.append(
-                {
-                    "profile": profile,
-                    "resources": resources_in_words(override),
-                    "image": override.get("image") if self.image_applies else None,
-                }
-            )
-        previous = self.user_options or {}
-        return _FORM_ENV.get_template("spawner/form.html").render(
-            cards=cards,
-            previous=previous,
-            unlisted_suffix=UNLISTED_SUFFIX,
-            image_applies=self.image_applies,
-            error=error,
+        return render_profile_form(
+            profiles, self.user_options or {}, image_applies=self.image_applies, error=error
         )
 
     async def managed_options_form(self, spawner=None) -> str:
