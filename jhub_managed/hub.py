@@ -231,6 +231,41 @@ class ManagedHub(Configurable):
         config=True,
         help="Extra environment variables for every jhub-managed service.",
     )
+    home_storage = Dict(
+        config=True,
+        help="""Per-user home volumes on Kubernetes, through kubespawner's storage options:
+        ``{"capacity": "10Gi", "storage_class": "standard", "mount_path": "/home/jovyan"}``
+        (``storage_class`` optional). Each user gets a claim, made at their first start.
+        Empty: no persistent home.""",
+    )
+
+    @validate("home_storage")
+    def _check_home_storage(self, proposal):
+        value = dict(proposal.value)
+        unknown = sorted(set(value) - {"capacity", "storage_class", "mount_path"})
+        if unknown:
+            raise ConfigureError(f"home_storage: unknown key {unknown[0]!r}")
+        if value and not value.get("capacity"):
+            raise ConfigureError("home_storage needs a 'capacity', e.g. '10Gi'")
+        return value
+
+    shared_storage = Dict(
+        config=True,
+        help="""A directory shared by the hub's users on Kubernetes: ``{"pvc": "<claim>",
+        "mount_path": "/home/jovyan/shared", "sub_path": ""}``. Read-only for users,
+        read-write for hub admins. Empty: none.""",
+    )
+
+    @validate("shared_storage")
+    def _check_shared_storage(self, proposal):
+        value = dict(proposal.value)
+        unknown = sorted(set(value) - {"pvc", "mount_path", "sub_path"})
+        if unknown:
+            raise ConfigureError(f"shared_storage: unknown key {unknown[0]!r}")
+        if value and not value.get("pvc"):
+            raise ConfigureError("shared_storage needs the name of its claim in 'pvc'")
+        return value
+
     idle_timeout = Int(
         3600,
         config=True,
@@ -418,6 +453,20 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         section.hub_values = hub.hub_values
         section.ceilings = hub.ceilings
         section.hub_name = hub.hub_name
+    if hub.shared_storage:
+        c.ManagedKubeSpawner.shared_storage = hub.shared_storage
+    if hub.home_storage:
+        home = hub.home_storage
+        c.KubeSpawner.storage_pvc_ensure = True
+        c.KubeSpawner.storage_capacity = home["capacity"]
+        if home.get("storage_class"):
+            c.KubeSpawner.storage_class = home["storage_class"]
+        c.KubeSpawner.volumes = {
+            "jhm-home": {"name": "jhm-home", "persistentVolumeClaim": {"claimName": "{pvc_name}"}}
+        }
+        c.KubeSpawner.volume_mounts = {
+            "jhm-home": {"name": "jhm-home", "mountPath": home.get("mount_path", "/home/jovyan")}
+        }
 
     existing_services = [s for s in c.JupyterHub.get("services", []) or []]
     ours = hub.service_definitions()

@@ -7,6 +7,7 @@ bundled schemas, offline, in strict mode (no unknown fields).
 
 from __future__ import annotations
 
+import json
 import re
 from types import SimpleNamespace
 
@@ -124,17 +125,18 @@ def settings_db_url(tmp_path):
     ManagedKubeSpawner._sources.clear()
 
 
-def _user(name: str, groups: list[str]):
-    """What the spawner reads of JupyterHub's ``User``: name, id, url and groups."""
+def _user(name: str, groups: list[str], admin: bool = False):
+    """What the spawner reads of JupyterHub's ``User``: name, id, url, groups, admin."""
     return SimpleNamespace(
         name=name,
         id=7,
         url=f"/user/{name}/",
+        admin=admin,
         groups=[SimpleNamespace(name=g) for g in groups],
     )
 
 
-async def _spawner(kube_emulator, settings_db_url, name, groups):
+async def _spawner(kube_emulator, settings_db_url, name, groups, admin=False, **extra):
     config = Config(
         {
             "ManagedKubeSpawner": {
@@ -142,16 +144,18 @@ async def _spawner(kube_emulator, settings_db_url, name, groups):
                 "settings_db_url": settings_db_url,
                 "hub_name": HUB_NAME,
                 "cmd": ["jupyterhub-singleuser"],
+                **extra,
             }
         }
     )
-    return ManagedKubeSpawner(_mock=True, user=_user(name, groups), config=config)
+    return ManagedKubeSpawner(_mock=True, user=_user(name, groups, admin), config=config)
 
 
 async def _manifest_for(spawner, user_options):
     spawner.user_options = user_options
-    # what JupyterHub calls before start()
+    # what JupyterHub calls before start(), then what KubeSpawner's start() does first
     await spawner.apply_user_options(spawner, user_options)
+    await spawner.load_user_options()
     pod = await spawner.get_pod_manifest()
     manifest = spawner.api.api_client.sanitize_for_serialization(pod)
     manifest.setdefault("apiVersion", "v1")
@@ -274,3 +278,79 @@ async def test_memory_in_any_unit_the_settings_accept(
         "requests": {"memory": requests},
         "limits": {"memory": limits},
     }
+
+
+@pytest.mark.kube
+@pytest.mark.parametrize(
+    "groups",
+    [["Physics", "Staff Room", "ünï/cøde & <b>"], []],
+    ids=["odd-group-names", "no-groups"],
+)
+async def test_groups_at_spawn_time_are_annotated(kube_emulator, settings_db_url, groups):
+    spawner = await _spawner(kube_emulator, settings_db_url, "alice", groups)
+    manifest = await _manifest_for(spawner, {"profile": "small"})
+    annotations = manifest["metadata"]["annotations"]
+    assert json.loads(annotations["hub.jupyter.org/managed-groups"]) == sorted(groups)
+    _assert_names_valid(manifest)
+
+
+@pytest.mark.kube
+@pytest.mark.parametrize("admin, read_only", [(False, True), (True, False)], ids=["user", "admin"])
+async def test_shared_directory_read_only_for_users_writable_for_admins(
+    kube_emulator, settings_db_url, admin, read_only
+):
+    spawner = await _spawner(
+        kube_emulator,
+        settings_db_url,
+        "carol",
+        [],
+        admin=admin,
+        shared_storage={"pvc": "hub-shared", "mount_path": "/home/jovyan/shared"},
+    )
+    manifest = await _manifest_for(spawner, {"profile": "small"})
+    volumes = {v["name"]: v for v in manifest["spec"]["volumes"]}
+    assert volumes["jhm-shared"]["persistentVolumeClaim"] == {"claimName": "hub-shared"}
+    (container,) = manifest["spec"]["containers"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["jhm-shared"] == {
+        "name": "jhm-shared",
+        "mountPath": "/home/jovyan/shared",
+        "readOnly": read_only,
+    }
+
+
+@pytest.mark.kube
+async def test_operator_storage_from_configure(kube_emulator, settings_db_url, tmp_path):
+    from jhub_managed.hub import configure
+
+    c = Config()
+    configure(
+        c,
+        spawner="kube",
+        hub_name=HUB_NAME,
+        data_dir=str(tmp_path),
+        db_url=settings_db_url,
+        home_storage={"capacity": "10Gi", "storage_class": "fast", "mount_path": "/home/jovyan"},
+        shared_storage={"pvc": "hub-shared", "mount_path": "/srv/shared"},
+    )
+    c.ManagedKubeSpawner.update(kube_emulator.spawner_config())
+    c.ManagedKubeSpawner.cmd = ["jupyterhub-singleuser"]
+    spawner = ManagedKubeSpawner(_mock=True, user=_user("Dana Ünï", []), config=c)
+    assert spawner.storage_pvc_ensure and spawner.storage_capacity == "10Gi"
+    assert spawner.storage_class == "fast"
+    manifest = await _manifest_for(spawner, {"profile": "small"})
+    volumes = {v["name"]: v for v in manifest["spec"]["volumes"]}
+    claim = volumes["jhm-home"]["persistentVolumeClaim"]["claimName"]
+    assert claim == spawner.pvc_name and "{" not in claim
+    assert volumes["jhm-shared"]["persistentVolumeClaim"]["claimName"] == "hub-shared"
+    (container,) = manifest["spec"]["containers"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["jhm-home"]["mountPath"] == "/home/jovyan"
+    assert mounts["jhm-shared"]["readOnly"] is True
+    _assert_names_valid(manifest)
+    pvc = spawner.get_pvc_manifest()
+    pvc = spawner.api.api_client.sanitize_for_serialization(pvc)
+    pvc.setdefault("apiVersion", "v1")
+    pvc.setdefault("kind", "PersistentVolumeClaim")
+    kubernetes_validate.validate(pvc, KUBERNETES_VERSION, strict=True)
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "10Gi"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from kubespawner import KubeSpawner
-from traitlets import default
+from traitlets import Dict, default, validate
 
 from ..settings.quantities import parse_memory
 from .mixin import ManagedSpawnerMixin
@@ -15,6 +17,39 @@ from .mixin import ManagedSpawnerMixin
 #: and K/M/G/T strings, so they are passed on as bytes.
 MEMORY_KEYS = ("mem_limit", "mem_guarantee")
 
+LABEL_HUB = "hub.jupyter.org/managed-hub"
+LABEL_PROFILE = "hub.jupyter.org/managed-profile"
+ANNOTATION_GROUPS = "hub.jupyter.org/managed-groups"
+SHARED_VOLUME = "jhm-shared"
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def attribution(hub_name: str, profile_slug: str, groups: list[str]) -> tuple[dict, dict]:
+    """Labels and annotations that let usage and cost be split by hub, profile and group.
+
+    Label values must be valid Kubernetes label values; hub names and profile slugs are
+    validated to be, so they go in as they are. Group names can be anything, so they go in an
+    annotation (JSON), where any text is allowed.
+    """
+    labels = {LABEL_HUB: hub_name}
+    if profile_slug and _LABEL_VALUE.fullmatch(profile_slug):
+        labels[LABEL_PROFILE] = profile_slug
+    annotations = {ANNOTATION_GROUPS: json.dumps(sorted(groups))}
+    return labels, annotations
+
+
+def shared_volume(config: dict[str, Any], *, writable: bool) -> tuple[dict, dict]:
+    """The shared directory's volume and mount: read-only unless ``writable``."""
+    volume = {"name": SHARED_VOLUME, "persistentVolumeClaim": {"claimName": config["pvc"]}}
+    mount = {
+        "name": SHARED_VOLUME,
+        "mountPath": config.get("mount_path", "/home/jovyan/shared"),
+        "readOnly": not writable,
+    }
+    if config.get("sub_path"):
+        mount["subPath"] = config["sub_path"]
+    return volume, mount
+
 
 class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
     """KubeSpawner whose profiles come from the hub's settings, filtered by group.
@@ -23,6 +58,20 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
     used by the next spawn. The request is validated (and refused with 400/403) before the
     pod is made; the pod carries labels naming the hub and the profile.
     """
+
+    shared_storage = Dict(
+        config=True,
+        help="""A directory shared by everyone on the hub: ``{"pvc": "<claim name>",
+        "mount_path": "/home/jovyan/shared", "sub_path": ""}``. Mounted read-only for users
+        and read-write for hub admins. Empty: no shared directory.""",
+    )
+
+    @validate("shared_storage")
+    def _check_shared_storage(self, proposal):
+        value = proposal.value
+        if value and not value.get("pvc"):
+            raise ValueError("shared_storage needs the name of its claim in 'pvc'")
+        return value
 
     @default("profile_list")
     def _managed_profile_list(self):
@@ -42,13 +91,23 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
             for key, value in override.items()
         }
         self._apply_overrides(override)
-        self.extra_labels = {
-            **self.extra_labels,
-            "hub.jupyter.org/managed-hub": self.hub_name,
-            "hub.jupyter.org/managed-profile": self.managed_selection.slug,
-        }
 
     async def load_user_options(self):
-        """Called by KubeSpawner's start: the selection was validated and applied already."""
-        if self.managed_selection is None:
+        """Called by KubeSpawner's start: the selection was validated and applied already.
+
+        Adds what every pod of a managed hub carries, with or without profiles: attribution
+        labels and annotations, and the shared directory.
+        """
+        if self.managed_selection is None and self.managed_profiles():
             await self.apply_managed_options(self.user_options)
+        slug = self.managed_selection.slug if self.managed_selection else ""
+        labels, annotations = attribution(self.hub_name, slug, self.user_group_names())
+        self.extra_labels = {**self.extra_labels, **labels}
+        self.extra_annotations = {**self.extra_annotations, **annotations}
+        if self.shared_storage:
+            volume, mount = shared_volume(self.shared_storage, writable=bool(self.user.admin))
+            # kubespawner takes volumes as a list or as a dict of them
+            volumes = self._sorted_dict_values(self.volumes)
+            mounts = self._sorted_dict_values(self.volume_mounts)
+            self.volumes = [v for v in volumes if v.get("name") != SHARED_VOLUME] + [volume]
+            self.volume_mounts = [m for m in mounts if m.get("name") != SHARED_VOLUME] + [mount]
