@@ -1,0 +1,86 @@
+"""Measured by ``bench_spawn.py`` through pytest, to reuse the test harness's fixtures (the
+Kubernetes API emulator, the test kubelet and pytest-jupyterhub's in-process hub).
+
+Each block starts one hub, warms it with one spawn, then times whole spawns: the REST API
+request until the hub reports the server ready (pod created in the emulator, started by the
+kubelet, answering through the hub). Blocks alternate between the two spawner classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+
+import pytest
+from jupyterhub.tests.utils import add_user, api_request
+from kubespawner import KubeSpawner
+
+from jhub_managed.spawner import ManagedKubeSpawner
+from jhub_managed.store import SettingsStore
+from tests.fixtures.kube import poll_until
+from tests.test_kube_spawner import SETTINGS
+
+SPAWNS = int(os.environ.get("JHM_BENCH_SPAWNS", "4"))
+#: alternating blocks, so drift in the machine's load touches both classes alike
+BLOCKS = ["managed", "plain"] * int(os.environ.get("JHM_BENCH_BLOCK_PAIRS", "4"))
+
+
+async def one_spawn(app, name: str) -> float:
+    start = time.perf_counter()
+    r = await api_request(app, "users", name, "server", method="post", json={"profile": "small"})
+    assert r.status_code in (201, 202), r.text
+
+    async def ready():
+        r = await api_request(app, "users", name)
+        server = r.json()["servers"].get("")
+        return bool(server and server["ready"])
+
+    await poll_until(ready, timeout=90, what=f"{name} ready", interval=0.05)
+    elapsed = time.perf_counter() - start
+    r = await api_request(app, "users", name, "server", method="delete")
+
+    async def stopped():
+        r = await api_request(app, "users", name)
+        return not r.json()["servers"]
+
+    await poll_until(stopped, timeout=60, what=f"{name} stopped", interval=0.05)
+    return elapsed
+
+
+@pytest.mark.parametrize("block", range(len(BLOCKS)))
+async def test_spawn_block(block, kube_emulator, test_kubelet, hub_app, tmp_path):
+    kind = BLOCKS[block]
+    url = f"sqlite:///{tmp_path / 'jhub-managed.sqlite'}"
+    SettingsStore(url).save(SETTINGS, author="bench", expected_version=0)
+    common = {
+        **kube_emulator.spawner_config(),
+        **test_kubelet.spawner_config(),
+        "start_timeout": 90,
+        "http_timeout": 90,
+    }
+    if kind == "managed":
+        spawner_class = ManagedKubeSpawner
+        spawner_config = {"ManagedKubeSpawner": {**common, "settings_db_url": url}}
+    else:
+        spawner_class = KubeSpawner
+        spawner_config = {"KubeSpawner": {**common, "profile_list": SETTINGS["profiles"]}}
+    config = {
+        "JupyterHub": {
+            "spawner_class": spawner_class,
+            "cookie_secret_file": str(tmp_path / "cookie_secret"),
+        },
+        "ConfigurableHTTPProxy": {"pid_file": str(tmp_path / "proxy.pid")},
+        **spawner_config,
+    }
+    app = await hub_app(config)
+    add_user(app.db, app, name="admin", admin=True)
+    add_user(app.db, app, name="bench")
+    await one_spawn(app, "bench")  # warm up: reflectors, imports, caches
+    times = [await one_spawn(app, "bench") for _ in range(SPAWNS)]
+    ManagedKubeSpawner._sources.clear()
+    out = os.environ["JHM_BENCH_OUT"]
+    with open(out, "a") as f:
+        f.write(json.dumps({"kind": kind, "times": times}) + "\n")
+    await asyncio.sleep(0)
