@@ -181,3 +181,19 @@ def test_copy_launch_link_and_follow_it(demo_hub, page: Page):
     page.wait_for_url(re.compile(r".*/user/alice/tree.*"), timeout=90_000)
     options = hub_api(page, demo_hub, "users/alice")["servers"][""]["user_options"]
     assert options == {"profile": "research", "interface": "classic"}
+
+
+def test_value_of_your_own_is_checked_as_you_type(demo_hub, page: Page):
+    login(page, demo_hub, "alice")
+    if hub_api(page, demo_hub, "users/alice")["server"]:
+        hub_api(page, demo_hub, "users/alice/server", method="DELETE")
+    page.goto(demo_hub.hub_url("spawn"))
+    card = page.locator('.jhm-profile[data-profile="research"]')
+    field = card.get_by_label("Or open this path")
+    expect(card.locator(".jhm-unlisted-help")).to_contain_text("a path starting with /lab")
+    field.fill("javascript:alert(1)")
+    expect(field).to_have_class(re.compile(r"\bis-invalid\b"))
+    # typing picks "a path of my own" in the list
+    expect(card.get_by_label("Interface")).to_have_value("unlisted_choice")
+    field.fill("/lab/tree/notes")
+    expect(field).not_to_have_class(re.compile(r"\bis-invalid\b"))

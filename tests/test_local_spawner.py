@@ -112,3 +112,61 @@ async def test_hub_without_profiles_starts_plain_servers(managed_hub):
     await wait_ready(app, "carol")
     r = await api_request(app, "users", "carol", "server", method="delete")
     assert r.status_code in (202, 204)
+
+
+CEILINGS = {
+    "cpu_limit": 2,
+    "mem_limit": "4G",
+    "image_patterns": [r"quay\.io/jupyter/[a-z-]+:[0-9-]+"],
+}
+OPEN_IMAGE_SETTINGS = {
+    "profiles": [
+        {
+            "display_name": "Bring your own image",
+            "slug": "byoi",
+            "kubespawner_override": {"cpu_limit": 1, "mem_limit": "1G"},
+            "profile_options": {
+                "image": {
+                    "display_name": "Image",
+                    "unlisted_choice": {
+                        "enabled": True,
+                        # the hub admin's pattern is looser than the operator's
+                        "validation_regex": r"[a-z0-9./:-]+",
+                        "validation_message": "an image name",
+                        "kubespawner_override": {"image": "{value}"},
+                    },
+                },
+            },
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    "image, status, message",
+    [
+        ("quay.io/jupyter/scipy-notebook:2025-01-06", None, None),
+        ("docker.io/evil/miner:latest", 403, "is not allowed by the operator"),
+        # matches the operator's pattern at its start only: refused (fullmatch, not match)
+        ("quay.io/jupyter/scipy-notebook:2025-01-06/../evil", 403, "not allowed by the operator"),
+        ("quay.io/jupyter/scipy-notebook:2025-01-06\n", 400, "an image name"),
+    ],
+    ids=["allowed", "not-operator-allowed", "prefix-only", "trailing-newline"],
+)
+async def test_unlisted_image_must_match_hub_and_operator_patterns_whole(
+    managed_hub, image, status, message
+):
+    from jupyterhub.tests.utils import add_user
+
+    app = await managed_hub(hub_values=OPEN_IMAGE_SETTINGS, ceilings=CEILINGS)
+    add_user(app.db, app, name="erin")
+    r = await spawn(app, "erin", {"profile": "byoi", "image--unlisted-choice": image})
+    if status is None:
+        assert r.status_code in (201, 202), r.text
+        await wait_ready(app, "erin")
+        assert app.users["erin"].spawner.managed_selection.override["image"] == image
+        await api_request(app, "users", "erin", "server", method="delete")
+        return
+    assert r.status_code == status, r.text
+    assert message in r.json()["message"]
+    assert (await api_request(app, "users", "erin")).json()["server"] is None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -64,6 +66,65 @@ def test_migrations_run_from_empty_and_twice(db_url):
         assert store.get(1).document == DOC_A
     finally:
         engine.dispose()
+
+
+# One process of the hub or a service: it gets ready, waits for the word, then migrates.
+_MIGRATING_PROCESS = """
+import pathlib, sys, time
+from jhub_managed.store import create_engine_for, upgrade
+engine = create_engine_for(sys.argv[1])
+go = pathlib.Path(sys.argv[2])
+print("ready", flush=True)
+deadline = time.monotonic() + 60
+while not go.exists():
+    if time.monotonic() > deadline:
+        sys.exit("never told to go")
+    time.sleep(0.001)
+upgrade(engine)
+engine.dispose()
+"""
+
+
+def test_processes_migrating_a_new_database_at_once(db_url, tmp_path):
+    """The hub and its services start together on a new database: all of them come up,
+    and the schema is there once."""
+    go = tmp_path / "go"
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _MIGRATING_PROCESS, db_url, str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    try:
+        for process in processes:
+            assert process.stdout.readline().strip() == "ready", process.communicate()[1]
+        go.touch()
+        results = [process.communicate(timeout=120) for process in processes]
+        failures = [
+            # the exception's own line, not SQLAlchemy's "Background on this error" link
+            next((line for line in reversed(err.splitlines()) if "Error" in line), err[-300:])
+            for process, (_out, err) in zip(processes, results, strict=True)
+            if process.returncode != 0
+        ]
+        assert failures == []
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+    assert table_names(db_url) == {"jhm_settings_versions", "jhm_alembic_version"}
+    store = SettingsStore(db_url)
+    try:
+        with store.engine.connect() as connection:
+            revisions = connection.execute(text("SELECT version_num FROM jhm_alembic_version"))
+            assert [r[0] for r in revisions] == ["0001"]
+        assert store.save(DOC_A, author="ada", expected_version=0).version == 1
+    finally:
+        store.dispose()
 
 
 def test_empty_store(store):

@@ -51,6 +51,15 @@ DEMO_SETTINGS = {
                             "kubespawner_override": {"default_url": "/tree"},
                         },
                     },
+                    "unlisted_choice": {
+                        "enabled": True,
+                        "display_name": "Or open this path",
+                        "display_name_in_choices": "A path of my own...",
+                        "validation_regex": r"/(lab|tree)(/[A-Za-z0-9._\-]+)*",
+                        "validation_message": "a path starting with /lab or /tree, "
+                        "e.g. /lab/tree/notes",
+                        "kubespawner_override": {"default_url": "{value}"},
+                    },
                 }
             },
         },

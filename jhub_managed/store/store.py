@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -55,20 +58,52 @@ def create_engine_for(url: str, **kwargs: Any) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=15000")
-            cursor.close()
+            try:
+                cursor.execute("PRAGMA busy_timeout=15000")
+                # Switching a new database to WAL needs it to itself, and SQLite answers
+                # "database is locked" at once, without the busy wait, while another process
+                # is doing the same (the hub and its services starting on a new file).
+                deadline = time.monotonic() + 15
+                while True:
+                    try:
+                        cursor.execute("PRAGMA journal_mode=WAL")
+                        break
+                    except sqlite3.OperationalError as e:
+                        if "locked" not in str(e) or time.monotonic() > deadline:
+                            raise
+                        time.sleep(0.05)
+            finally:
+                cursor.close()
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
+#: Alembic's ``context`` is one module-level proxy per process, so two threads migrating at
+#: once would run each other's statements (on SQLite that can crash the interpreter)
+_UPGRADE_LOCK = threading.Lock()
+#: PostgreSQL advisory lock that lets one process at a time migrate ("jhm")
+MIGRATION_LOCK_KEY = 0x6A686D
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to the newest schema (idempotent)."""
+    """Bring the database to the newest schema (idempotent).
+
+    Safe when several processes (the hub and its services) start on a new database at once:
+    the first migrates while the others wait, then find nothing left to do.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    with engine.begin() as connection:
+    with _UPGRADE_LOCK, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+        elif connection.dialect.name == "sqlite":
+            # pysqlite runs DDL outside any transaction unless one is open: take the write
+            # lock now, so the migration is one transaction and other writers wait for it
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
