@@ -239,16 +239,6 @@ class ManagedHub(Configurable):
         Empty: no persistent home.""",
     )
 
-    @validate("home_storage")
-    def _check_home_storage(self, proposal):
-        value = dict(proposal.value)
-        unknown = sorted(set(value) - {"capacity", "storage_class", "mount_path"})
-        if unknown:
-            raise ConfigureError(f"home_storage: unknown key {unknown[0]!r}")
-        if value and not value.get("capacity"):
-            raise ConfigureError("home_storage needs a 'capacity', e.g. '10Gi'")
-        return value
-
     shared_storage = Dict(
         config=True,
         help="""A directory shared by the hub's users on Kubernetes: ``{"pvc": "<claim>",
@@ -256,14 +246,22 @@ class ManagedHub(Configurable):
         read-write for hub admins. Empty: none.""",
     )
 
-    @validate("shared_storage")
-    def _check_shared_storage(self, proposal):
+    #: storage option -> (its keys, the required one, what the required one is)
+    _STORAGE_KEYS = {
+        "home_storage": ({"capacity", "storage_class", "mount_path"}, "capacity", "e.g. '10Gi'"),
+        "shared_storage": ({"pvc", "mount_path", "sub_path"}, "pvc", "the name of its claim"),
+    }
+
+    @validate("home_storage", "shared_storage")
+    def _check_storage(self, proposal):
+        name = proposal.trait.name
+        keys, required, what = self._STORAGE_KEYS[name]
         value = dict(proposal.value)
-        unknown = sorted(set(value) - {"pvc", "mount_path", "sub_path"})
+        unknown = sorted(set(value) - keys)
         if unknown:
-            raise ConfigureError(f"shared_storage: unknown key {unknown[0]!r}")
-        if value and not value.get("pvc"):
-            raise ConfigureError("shared_storage needs the name of its claim in 'pvc'")
+            raise ConfigureError(f"{name}: unknown key {unknown[0]!r}")
+        if value and not value.get(required):
+            raise ConfigureError(f"{name} needs '{required}': {what}")
         return value
 
     idle_timeout = Int(

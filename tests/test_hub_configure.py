@@ -94,3 +94,32 @@ def test_service_name_clash_is_refused(tmp_path):
     c.JupyterHub.services = [{"name": "health", "url": "http://127.0.0.1:9999"}]
     with pytest.raises(ConfigureError, match="a service named 'health' is already configured"):
         configure(c, data_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"home_storage": {"size": "10Gi"}}, "home_storage: unknown key 'size'"),
+        ({"home_storage": {"mount_path": "/home"}}, "home_storage needs 'capacity'"),
+        ({"shared_storage": {"mount_path": "/srv"}}, "shared_storage needs 'pvc'"),
+        ({"idle_timeout": -1}, "idle_timeout cannot be negative"),
+    ],
+)
+def test_wrong_storage_and_culling_options(tmp_path, options, message):
+    with pytest.raises(ConfigureError) as info:
+        configure(Config(), data_dir=str(tmp_path), **options)
+    assert message in str(info.value)
+
+
+def test_storage_options_set_kubespawner_storage(tmp_path):
+    c = Config()
+    configure(
+        c,
+        data_dir=str(tmp_path),
+        home_storage={"capacity": "5Gi"},
+        shared_storage={"pvc": "shared"},
+    )
+    assert c.KubeSpawner.storage_pvc_ensure is True
+    assert c.KubeSpawner.storage_capacity == "5Gi"
+    assert "storage_class" not in c.KubeSpawner
+    assert c.ManagedKubeSpawner.shared_storage == {"pvc": "shared"}
