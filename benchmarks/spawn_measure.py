@@ -84,3 +84,50 @@ async def test_spawn_block(block, kube_emulator, test_kubelet, hub_app, tmp_path
     with open(out, "a") as f:
         f.write(json.dumps({"kind": kind, "times": times}) + "\n")
     await asyncio.sleep(0)
+
+
+def _fake_user(name: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(name=name, id=1, url=f"/user/{name}/", admin=False, groups=[])
+
+
+async def test_spawner_work(kube_emulator, tmp_path):
+    """The spawner's own work for one spawn, without the server process: what differs
+    between the two classes. Plain: KubeSpawner's profile handling and pod manifest.
+    Managed: the same plus reading the store, filtering, validation and attribution."""
+    from traitlets.config import Config
+
+    url = f"sqlite:///{tmp_path / 'jhub-managed.sqlite'}"
+    SettingsStore(url).save(SETTINGS, author="bench", expected_version=0)
+    base = {**kube_emulator.spawner_config(), "cmd": ["jupyterhub-singleuser"]}
+    managed_config = Config({"ManagedKubeSpawner": {**base, "settings_db_url": url}})
+    plain_config = Config({"KubeSpawner": {**base, "profile_list": SETTINGS["profiles"]}})
+    options = {"profile": "small"}
+
+    async def managed():
+        spawner = ManagedKubeSpawner(_mock=True, user=_fake_user("bench"), config=managed_config)
+        spawner.user_options = options
+        await spawner.apply_user_options(spawner, options)
+        await spawner.load_user_options()
+        await spawner.get_pod_manifest()
+
+    async def plain():
+        spawner = KubeSpawner(_mock=True, user=_fake_user("bench"), config=plain_config)
+        spawner.user_options = options
+        await spawner.load_user_options()
+        await spawner.get_pod_manifest()
+
+    times = {"managed": [], "plain": []}
+    for _ in range(20):  # warm up
+        await managed()
+        await plain()
+    for _ in range(300):  # interleaved, so drift touches both alike
+        for kind, func in (("managed", managed), ("plain", plain)):
+            start = time.perf_counter()
+            await func()
+            times[kind].append(time.perf_counter() - start)
+    ManagedKubeSpawner._sources.clear()
+    with open(os.environ["JHM_BENCH_OUT"], "a") as f:
+        for kind, values in times.items():
+            f.write(json.dumps({"kind": f"work-{kind}", "times": values}) + "\n")
