@@ -101,8 +101,9 @@ class ManagedHub(Configurable):
     authenticator = Unicode(
         "",
         config=True,
-        help="""Which managed authenticator to use: ``demo`` (password login for demos and
-        tests), or ``""`` to leave ``c.JupyterHub.authenticator_class`` as it is.""",
+        help="""Which managed authenticator to use: ``github``, ``cilogon``, ``generic`` (any
+        OpenID Connect provider), ``demo`` (password login for demos and tests), or ``""``
+        to leave ``c.JupyterHub.authenticator_class`` as it is.""",
     )
 
     @validate("authenticator")

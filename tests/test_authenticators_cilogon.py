@@ -58,26 +58,131 @@ MEMBER = person("alice@uni-a.example.edu", groups=["cn=physics,ou=groups", "cn=h
         ("02-other-domain-at-allowed-idp", {}, person("bob@gmail.com"), "not-allowed", None, None),
         ("03-unlisted-idp", {}, person("eve@uni-a.example.edu", GITHUB), "idp", None, None),
         # an e-mail at an allowed domain, from a provider that does not vouch for that domain
-        ("04-allowed-domain-via-google", {}, person("bob@uni-a.example.edu", GOOGLE), "not-allowed", None, None),
-        ("05-allowed-users-via-google", {"allowed_users": {"google:bob@uni-a.example.edu"}}, person("bob@uni-a.example.edu", GOOGLE), True, None, []),
+        (
+            "04-allowed-domain-via-google",
+            {},
+            person("bob@uni-a.example.edu", GOOGLE),
+            "not-allowed",
+            None,
+            None,
+        ),
+        (
+            "05-allowed-users-via-google",
+            {"allowed_users": {"google:bob@uni-a.example.edu"}},
+            person("bob@uni-a.example.edu", GOOGLE),
+            True,
+            None,
+            [],
+        ),
         # allow lists, staff and admin never bypass the institution restriction
-        ("06-allowed-users-from-unlisted-idp", {"allowed_users": {"eve@uni-a.example.edu"}}, person("eve@uni-a.example.edu", GITHUB), "idp", None, None),
-        ("07-staff-from-unlisted-idp", {"staff_users": {"eve@uni-a.example.edu"}}, person("eve@uni-a.example.edu", GITHUB), "idp", None, None),
-        ("08-admin-from-unlisted-idp", {"admin_users": {"eve@uni-a.example.edu"}}, person("eve@uni-a.example.edu", GITHUB), "idp", None, None),
+        (
+            "06-allowed-users-from-unlisted-idp",
+            {"allowed_users": {"eve@uni-a.example.edu"}},
+            person("eve@uni-a.example.edu", GITHUB),
+            "idp",
+            None,
+            None,
+        ),
+        (
+            "07-staff-from-unlisted-idp",
+            {"staff_users": {"eve@uni-a.example.edu"}},
+            person("eve@uni-a.example.edu", GITHUB),
+            "idp",
+            None,
+            None,
+        ),
+        (
+            "08-admin-from-unlisted-idp",
+            {"admin_users": {"eve@uni-a.example.edu"}},
+            person("eve@uni-a.example.edu", GITHUB),
+            "idp",
+            None,
+            None,
+        ),
         # groups from isMemberOf
         ("10-groups", {}, MEMBER, True, None, ["cn=hub-admins", "cn=physics,ou=groups"]),
-        ("11-admin-groups", {"admin_groups": {"cn=hub-admins"}}, MEMBER, True, True, ["cn=hub-admins", "cn=physics,ou=groups"]),
-        ("12-allowed-groups-at-idp-without-allow", {"allowed_groups": {"cu:physics"}, "group_prefix": "cu:"}, person("bob@uni-a.example.edu", GOOGLE, groups=["physics"]), True, None, ["cu:physics"]),
-        ("13-filter", {"group_filter": ["cn=physics.*"]}, MEMBER, True, None, ["cn=physics,ou=groups"]),
+        (
+            "11-admin-groups",
+            {"admin_groups": {"cn=hub-admins"}},
+            MEMBER,
+            True,
+            True,
+            ["cn=hub-admins", "cn=physics,ou=groups"],
+        ),
+        (
+            "12-allowed-groups-at-idp-without-allow",
+            {"allowed_groups": {"cu:physics"}, "group_prefix": "cu:"},
+            person("bob@uni-a.example.edu", GOOGLE, groups=["physics"]),
+            True,
+            None,
+            ["cu:physics"],
+        ),
+        (
+            "13-filter",
+            {"group_filter": ["cn=physics.*"]},
+            MEMBER,
+            True,
+            None,
+            ["cn=physics,ou=groups"],
+        ),
         # staff, blocked
-        ("20-staff", {"staff_users": {"sam"}}, person("sam@uni-a.example.edu"), True, True, ["staff"]),
-        ("21-staff-from-google-needs-google-name", {"staff_users": {"sam"}}, person("sam@gmail.com", GOOGLE), "not-allowed", None, None),
-        ("22-blocked-beats-idp-allow-all", {"blocked_users": {"idp.uni-b.example.edu:alice"}}, ALICE_B, "blocked", None, None),
-        ("23-blocked-beats-staff", {"staff_users": {"alice"}, "blocked_users": {"alice"}}, ALICE_A, "blocked", None, None),
-        ("24-blocked-beats-allowed-domain", {"blocked_users": {"alice"}}, ALICE_A, "blocked", None, None),
-        ("25-health-check-user", {}, person("jhub-managed-health-check@uni-a.example.edu"), "health-check", None, None),
+        (
+            "20-staff",
+            {"staff_users": {"sam"}},
+            person("sam@uni-a.example.edu"),
+            True,
+            True,
+            ["staff"],
+        ),
+        (
+            "21-staff-from-google-needs-google-name",
+            {"staff_users": {"sam"}},
+            person("sam@gmail.com", GOOGLE),
+            "not-allowed",
+            None,
+            None,
+        ),
+        (
+            "22-blocked-beats-idp-allow-all",
+            {"blocked_users": {"idp.uni-b.example.edu:alice"}},
+            ALICE_B,
+            "blocked",
+            None,
+            None,
+        ),
+        (
+            "23-blocked-beats-staff",
+            {"staff_users": {"alice"}, "blocked_users": {"alice"}},
+            ALICE_A,
+            "blocked",
+            None,
+            None,
+        ),
+        (
+            "24-blocked-beats-allowed-domain",
+            {"blocked_users": {"alice"}},
+            ALICE_A,
+            "blocked",
+            None,
+            None,
+        ),
+        (
+            "25-health-check-user",
+            {},
+            person("jhub-managed-health-check@uni-a.example.edu"),
+            "health-check",
+            None,
+            None,
+        ),
         # a bare username that looks like a prefixed one from another institution
-        ("30-bare-name-looks-prefixed", {}, person("google:bob@uni-a.example.edu"), "username", None, None),
+        (
+            "30-bare-name-looks-prefixed",
+            {},
+            person("google:bob@uni-a.example.edu"),
+            "username",
+            None,
+            None,
+        ),
     ],
 )
 async def test_cilogon(idp, case, config, identity, expect_allowed, expect_admin, expect_groups):
@@ -90,7 +195,9 @@ async def test_cilogon(idp, case, config, identity, expect_allowed, expect_admin
 
 
 async def test_same_local_part_at_two_institutions_are_two_users(idp):
-    authenticator = ManagedCILogonOAuthenticator(**idp.settings("cilogon"), idps=copy.deepcopy(IDPS))
+    authenticator = ManagedCILogonOAuthenticator(
+        **idp.settings("cilogon"), idps=copy.deepcopy(IDPS)
+    )
     authenticator.check_allow_config()
     from_a = await outcome(authenticator, idp, idp.add(**ALICE_A))
     from_b = await outcome(authenticator, idp, idp.add(**{**ALICE_B, "login": "alice-b"}))

@@ -41,6 +41,10 @@ class ManagedCILogonOAuthenticator(ManagedAuthenticatorMixin, CILogonOAuthentica
     def _default_groups_key(self):
         return f"{self.user_auth_state_key}.isMemberOf"
 
+    def allow_rules(self):
+        domains = any(idp.get("allowed_domains") for idp in self.idps.values())
+        return {**super().allow_rules(), "the allowed_domains in idps": domains}
+
     def configuration_problems(self):
         problems = super().configuration_problems()
         if not self.idps:

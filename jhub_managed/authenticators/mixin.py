@@ -17,12 +17,14 @@ JupyterHub's and oauthenticator's hooks.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from inspect import isawaitable
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 from jupyterhub import orm
 from jupyterhub.utils import maybe_future
+from sqlalchemy import bindparam, select
 from tornado import web
 from tornado.httpclient import HTTPClientError
 from traitlets import Bool, Float, Integer, List, Set, Unicode, default, validate
@@ -35,6 +37,14 @@ from .pages import (
     LoginRefused,
     ManagedOAuthCallbackHandler,
     ProviderUnavailable,
+)
+
+#: is this user in this group? Built once: a login asks it at most once, cheaply.
+_IN_GROUP = (
+    select(orm.User.id)
+    .join(orm.User.groups)
+    .where(orm.User.name == bindparam("user"), orm.Group.name == bindparam("group"))
+    .limit(1)
 )
 
 
@@ -170,7 +180,9 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
                     f"named {self.group_prefix!r} + the provider's name, and only those "
                     f"matching group_filter {list(self.group_filter)} are kept"
                 )
-        wants_groups = self._trait_or_empty("allowed_groups") or self._trait_or_empty("admin_groups")
+        wants_groups = self._trait_or_empty("allowed_groups") or self._trait_or_empty(
+            "admin_groups"
+        )
         if wants_groups and not self.manage_groups:
             problems.append("allowed_groups and admin_groups need manage_groups = True")
         return problems
@@ -186,9 +198,7 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
     # -- usernames -----------------------------------------------------------------------
 
     def normalize_username(self, username):
-        return rules.normalize_username(
-            username, rules.canonical_username_map(self.username_map)
-        )
+        return rules.normalize_username(username, rules.canonical_username_map(self.username_map))
 
     def validate_username(self, username):
         if not super().validate_username(username):
@@ -263,12 +273,14 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
         return set(rules.provider_group_names(value))
 
     async def managed_auth_model(
-        self, model: dict, previous_groups: set[str] | None = None
+        self, model: dict, was_staff: Callable[[], bool] | None = None
     ) -> dict:
         """Apply the managed rules to an auth model whose ``groups`` are provider groups.
 
-        ``previous_groups`` are the person's hub groups before this login, when known: an
-        admin who was staff and is no longer loses the admin rights staff gave.
+        ``was_staff`` tells (when asked) whether the person was in the staff group before
+        this login: an admin who was staff and is no longer loses the admin rights staff
+        gave. It is only asked when the hub has staff rules and nothing else decides the
+        admin status.
         """
         name = self.normalize_username(model["name"])
         problem = rules.username_problem(name, self.max_username_length)
@@ -304,7 +316,7 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
             admin = True
         if staff and not self.staff_opt_out:
             admin = True
-        elif previous_groups and self.staff_group in previous_groups and admin is None:
+        elif admin is None and self._has_staff_rules() and was_staff is not None and was_staff():
             # admin came with staff access, which this person no longer has here
             admin = False
         model["admin"] = admin
@@ -330,21 +342,21 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
                 detail=e.get_message() or "",
             ) from None
         except (ValueError, KeyError, TypeError) as e:
-            self.log.exception("The identity provider's answer could not be used")
+            # the details (which may quote the provider's answer) go to the log only
+            self.log.exception("The identity provider's answer could not be used: %s", e)
             raise LoginFailed(
-                "The sign-in service gave an answer this hub cannot use.",
-                status_code=502,
-                detail=str(e),
+                "The sign-in service gave an answer this hub cannot use.", status_code=502
             ) from None
         if model is None:
             return None
         if isinstance(model, str):
             model = {"name": model}
-        return await self.managed_auth_model(
-            model, self._hub_groups(handler, self.normalize_username(model["name"]))
-        )
+        name = self.normalize_username(model["name"])
+        return await self.managed_auth_model(model, lambda: self._was_staff(handler, name))
 
     async def refresh_user(self, user, handler=None, **kwargs):
+        if user.name == self.normalize_username(self.health_check_user):
+            return True  # made by the health service, never logs in: nothing to refresh
         if self.refusal_for(user.name) is not None:
             return False  # a new login, which refuses them with a page
         try:
@@ -355,23 +367,29 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
         if isinstance(result, dict):
             try:
                 result = await self.managed_auth_model(
-                    result, {group.name for group in user.groups}
+                    result, lambda: any(g.name == self.staff_group for g in user.groups)
                 )
             except LoginProblem:
                 return False
         return result
 
-    def _hub_groups(self, handler, username: str) -> set[str] | None:
-        """The person's hub groups before this login, when the hub's database is at hand."""
+    def _has_staff_rules(self) -> bool:
+        """Whether this hub has operator staff at all (no rules: no staff, no lookups)."""
+        return bool(self.staff_users or self.staff_provider_groups)
+
+    def _was_staff(self, handler, username: str) -> bool:
+        """Whether the hub's database has ``username`` in the staff group (one query)."""
         db = (getattr(handler, "settings", None) or {}).get("db")
         if db is None:
-            return None
+            return False
         try:
-            user = orm.User.find(db, username)
-            return {group.name for group in user.groups} if user is not None else None
+            # on the session's own connection: the same transaction, without ORM overhead
+            params = {"user": username, "group": self.staff_group}
+            found = db.connection().execute(_IN_GROUP, params).first()
         except Exception:
-            self.log.debug("Could not look up %s's groups", username, exc_info=True)
-            return None
+            self.log.debug("Could not look up whether %s was staff", username, exc_info=True)
+            return False
+        return found is not None
 
     # -- talking to the provider ---------------------------------------------------------
 
@@ -399,7 +417,7 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
     def _unavailable(self, label: str, url: str, cause: Any) -> ProviderUnavailable:
         where = f" {_without_query(url)}" if url else ""
         self.log.error(
-            "Identity provider %s did not answer while %s:%s: %s",
+            "Identity provider %s did not answer (%s%s): %s",
             self.login_service,
             label,
             where,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jinja2 import TemplateNotFound
 from jupyterhub.handlers.login import LoginHandler
-from oauthenticator.oauth2 import OAuthCallbackHandler
+from oauthenticator.oauth2 import OAuthCallbackHandler, _deserialize_state
 from tornado import web
 
 from .rules import shorten
@@ -126,6 +126,9 @@ class ManagedOAuthCallbackHandler(LoginProblemPages, OAuthCallbackHandler):
     def check_arguments(self):
         try:
             super().check_arguments()
+            # oauthenticator compares the state ids only: two unreadable states match too
+            if not _deserialize_state(self.get_state_cookie()).get("state_id"):
+                raise web.HTTPError(400, "OAuth state unreadable")
         except LoginProblem:
             raise
         except web.HTTPError as e:
