@@ -1,0 +1,86 @@
+"""What every route of the settings service shares: who may use it, and XSRF."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tornado import web
+
+from ..base import APIHandler, BaseHandler
+
+if TYPE_CHECKING:
+    from .app import ConfigService
+    from .editor import SettingsEditor
+
+NOT_EDITOR = (
+    "Only hub admins and people with the settings permission can change this hub's settings."
+)
+XSRF_REFUSED = (
+    "This request was refused because it did not come from the settings pages of this hub "
+    "(its XSRF token was missing or wrong). Reload the page and try again."
+)
+
+
+def may_edit(user: dict[str, Any] | None, scope: str) -> bool:
+    """Hub admins and holders of the settings scope may use the service."""
+    if not user:
+        return False
+    return bool(user.get("admin")) or scope in (user.get("scopes") or ())
+
+
+class EditorHandler(BaseHandler):
+    """A route only for settings editors; everyone else gets 403, on every method."""
+
+    @property
+    def service(self) -> ConfigService:
+        return self.settings["service_app"]
+
+    @property
+    def editor(self) -> SettingsEditor:
+        return self.service.editor
+
+    def set_default_headers(self) -> None:
+        # no framing of the settings pages by other sites (clickjacking)
+        self.set_header("Content-Security-Policy", "frame-ancestors 'self'")
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+
+    def check_xsrf_cookie(self) -> None:
+        """Tornado checks XSRF before ``prepare()``, before HubAuth has looked at a token: a
+        request with a token is identified first, so that token-authenticated API calls are
+        exempt (as HubOAuth means them to be) and cookie-authenticated ones are not."""
+        if self.hub_auth.get_token(self, in_cookie=False):
+            _ = self.current_user
+        try:
+            super().check_xsrf_cookie()
+        except web.HTTPError as e:
+            if e.status_code == 403:
+                self.log.warning(
+                    "XSRF check failed on %s %s",
+                    self.request.method,
+                    self.request.path,
+                    extra={"event": "xsrf.refused"},
+                )
+                raise web.HTTPError(403, XSRF_REFUSED) from None
+            raise
+
+    def user_may_edit(self) -> bool:
+        return may_edit(self.current_user, self.service.settings_scope)
+
+    @property
+    def author(self) -> str:
+        from .editor import author_of
+
+        return author_of(self.current_user or {})
+
+    def prepare(self):
+        super().prepare()
+        if self.current_user is None:
+            if isinstance(self, APIHandler):
+                raise web.HTTPError(403, "Log in to the hub, or send a token, to use this API.")
+            if self.request.method in ("GET", "HEAD"):
+                self.redirect(self.get_login_url())
+                return
+            raise web.HTTPError(403, XSRF_REFUSED)
+        if not self.user_may_edit():
+            raise web.HTTPError(403, NOT_EDITOR)
