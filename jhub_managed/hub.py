@@ -310,6 +310,8 @@ class ManagedHub(Configurable):
                     "hub_values": self.hub_values,
                     "ceilings": self.ceilings,
                     "settings_scope": SETTINGS_SCOPE,
+                    # so that the settings service's preview shows what this spawner shows
+                    "spawner": self.spawner,
                 }
             ),
             "PYTHONUNBUFFERED": "1",

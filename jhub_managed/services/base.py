@@ -85,6 +85,14 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
     def log(self) -> logging.Logger:
         return self.service.log
 
+    def check_xsrf_cookie(self) -> None:
+        """Tornado checks XSRF before ``prepare()``, before HubOAuth has looked at a token.
+        Identify a token first, so that token-authenticated API calls are exempt (as HubOAuth
+        means them to be) and cookie-authenticated ones are not."""
+        if self.hub_auth.get_token(self, in_cookie=False):
+            _ = self.current_user
+        super().check_xsrf_cookie()
+
     def page_user(self) -> PageUser | None:
         model = self.current_user
         return PageUser(model) if model else None
@@ -305,7 +313,8 @@ class ServiceApp(Application):
     async def run(self) -> None:
         app = self.make_app()
         ip, port = self.listen_address()
-        server = HTTPServer(app, xheaders=True)
+        # no request to a service needs more than a settings document (1 MB) and some room
+        server = HTTPServer(app, xheaders=True, max_body_size=4 * 1024 * 1024)
         server.listen(port, ip)
         self.log.info(
             "%s service listening on %s:%d at %s", self.service_name, ip, port, self.prefix

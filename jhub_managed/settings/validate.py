@@ -42,7 +42,9 @@ def _pointer(parts: Iterable[Any]) -> str:
 
 
 _VALIDATOR = jsonschema.Draft202012Validator(
-    SETTINGS_SCHEMA, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+    SETTINGS_SCHEMA,
+    # only the formats the schema uses: the full checker imports slow optional packages
+    format_checker=jsonschema.FormatChecker(formats=("date-time",)),
 )
 
 

@@ -593,7 +593,11 @@ class PreviewPage(PageHandler):
             groups=groups,
             chosen=chosen,
             visible=visible,
-            form_html=render_profile_form(visible, {}, image_applies=True) if visible else "",
+            form_html=render_profile_form(
+                visible, {}, image_applies=self.service.suite_config.get("spawner") != "local"
+            )
+            if visible
+            else "",
             announcement_html=announcement_html(current.document.get("announcement"), "spawn"),
         )
 
