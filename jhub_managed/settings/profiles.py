@@ -8,6 +8,7 @@ choice and unlisted-choice level. Group names compare case-insensitively; an emp
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +44,13 @@ def is_allowed(entry: Mapping[str, Any], user_groups: frozenset[str]) -> bool:
     allowed = entry.get("allowed_groups") or ()
     if not allowed:
         return True
-    return not user_groups.isdisjoint(g.casefold() for g in allowed)
+    return not user_groups.isdisjoint(_casefolded(tuple(allowed)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _casefolded(groups: tuple[str, ...]) -> frozenset[str]:
+    """Casefolded group names, remembered: the same lists are checked on every spawn."""
+    return frozenset(g.casefold() for g in groups)
 
 
 def _unlisted_enabled(option: Mapping[str, Any]) -> bool:
