@@ -424,8 +424,61 @@ def describe_error(error: SettingsError, document: dict) -> SettingsError:
 # -- announcement and branding --------------------------------------------------------------
 
 
-class AnnouncementPage(PageHandler):
-    tab = "announcement"
+class SectionPage(PageHandler):
+    """A page that edits one section of the document: the announcement or the branding."""
+
+    #: the document's key, also the tab and the log's action
+    section: str
+    #: field name -> JSON pointer tail, to show errors next to their field
+    field_map: dict
+    #: the section as the form shows it
+    to_view = staticmethod(lambda section: section)
+
+    def show(self, view: dict, **ns):  # pragma: no cover - each page has its own
+        raise NotImplementedError
+
+    async def save_section(self, value: dict, view: dict, expected: int, default: str) -> None:
+        """Save ``value`` as the section: redirect when saved, else show why (409, 400)."""
+        document = copy.deepcopy(self.editor.current().document)
+        document[self.section] = value
+        try:
+            saved = await self.save(
+                document,
+                comment=self.posted_comment(default),
+                expected=expected,
+                action=self.section,
+            )
+        except SaveConflict as e:
+            # someone saved first: their changes where the form left a field as it was
+            current = self.editor.current()
+            base = self.to_view(self.document_at(expected, current.document).get(self.section))
+            theirs = self.to_view(current.document.get(self.section))
+            merged, clashes = forms.three_way(base, view, theirs)
+            self.set_status(409)
+            self.show(
+                merged,
+                current=current,
+                conflict=self.conflict_message(e),
+                field_notes=self.clash_notes(clashes, theirs, lambda path: path[0]),
+            )
+            return
+        except SaveRefused as e:
+            by_field, rest = forms.place_errors(e.errors, f"/{self.section}", self.field_map)
+            self.set_status(400)
+            self.show(
+                view,
+                form_version=expected,
+                field_errors=by_field,
+                general_errors=[describe_error(err, document) for err in rest],
+            )
+            return
+        self.saved_redirect(self.section, saved.version)
+
+
+class AnnouncementPage(SectionPage):
+    tab = section = "announcement"
+    field_map = forms.ANNOUNCEMENT_FIELDS
+    to_view = staticmethod(forms.announcement_to_view)
 
     def get(self):
         current = self.editor.current()
@@ -463,52 +516,14 @@ class AnnouncementPage(PageHandler):
             self.set_status(400)
             self.show(view, form_version=expected, field_errors=field_errors)
             return
-        current = self.editor.current()
-        document = copy.deepcopy(current.document)
-        document["announcement"] = announcement
         default = "Removed the announcement" if not announcement["text"] else "Set the announcement"
-        try:
-            saved = await self.save(
-                document,
-                comment=self.posted_comment(default),
-                expected=expected,
-                action="announcement",
-            )
-        except SaveConflict as e:
-            self.show_merged(view, expected, e)
-            return
-        except SaveRefused as e:
-            by_field, rest = forms.place_errors(
-                e.errors, "/announcement", forms.ANNOUNCEMENT_FIELDS
-            )
-            self.set_status(400)
-            self.show(
-                view,
-                form_version=expected,
-                field_errors=by_field,
-                general_errors=[describe_error(err, document) for err in rest],
-            )
-            return
-        self.saved_redirect("announcement", saved.version)
-
-    def show_merged(self, mine: dict, expected: int, e: SaveConflict) -> None:
-        current = self.editor.current()
-        base = forms.announcement_to_view(
-            self.document_at(expected, current.document).get("announcement")
-        )
-        theirs = forms.announcement_to_view(current.document.get("announcement"))
-        merged, clashes = forms.three_way(base, mine, theirs)
-        self.set_status(409)
-        self.show(
-            merged,
-            current=current,
-            conflict=self.conflict_message(e),
-            field_notes=self.clash_notes(clashes, theirs, lambda path: path[0]),
-        )
+        await self.save_section(announcement, view, expected, default)
 
 
-class BrandingPage(PageHandler):
-    tab = "branding"
+class BrandingPage(SectionPage):
+    tab = section = "branding"
+    field_map = forms.BRANDING_FIELD_MAP
+    to_view = staticmethod(forms.branding_to_view)
 
     def get(self):
         current = self.editor.current()
@@ -529,42 +544,7 @@ class BrandingPage(PageHandler):
         expected = self.posted_version()
         branding = forms.branding_from_form(self.arg)
         view = dict(branding)
-        current = self.editor.current()
-        document = copy.deepcopy(current.document)
-        document["branding"] = branding
-        try:
-            saved = await self.save(
-                document,
-                comment=self.posted_comment("Changed the branding"),
-                expected=expected,
-                action="branding",
-            )
-        except SaveConflict as e:
-            current = self.editor.current()
-            base = forms.branding_to_view(
-                self.document_at(expected, current.document).get("branding")
-            )
-            theirs = forms.branding_to_view(current.document.get("branding"))
-            merged, clashes = forms.three_way(base, view, theirs)
-            self.set_status(409)
-            self.show(
-                merged,
-                current=current,
-                conflict=self.conflict_message(e),
-                field_notes=self.clash_notes(clashes, theirs, lambda path: path[0]),
-            )
-            return
-        except SaveRefused as e:
-            by_field, rest = forms.place_errors(e.errors, "/branding", forms.BRANDING_FIELD_MAP)
-            self.set_status(400)
-            self.show(
-                view,
-                form_version=expected,
-                field_errors=by_field,
-                general_errors=[describe_error(err, document) for err in rest],
-            )
-            return
-        self.saved_redirect("branding", saved.version)
+        await self.save_section(branding, view, expected, "Changed the branding")
 
 
 # -- preview --------------------------------------------------------------------------------
