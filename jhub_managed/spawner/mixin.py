@@ -3,6 +3,7 @@ validated on the server, applied before start."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, ClassVar
 
@@ -66,28 +67,37 @@ class ManagedSpawnerMixin(Configurable):
     def _default_db_url(self):
         return "sqlite:///" + os.path.abspath("jhub-managed.sqlite")
 
+    _settings_source: SettingsSource | None = None
+    _ceilings: Ceilings | None = None
+
     @property
     def settings_source(self) -> SettingsSource:
-        import json
+        """The hub-wide source of these settings, shared by every spawner (one cache).
 
-        key = (
-            self.settings_db_url,
-            json.dumps(self.operator_defaults, sort_keys=True),
-            json.dumps(self.hub_values, sort_keys=True),
-        )
-        source = self._sources.get(key)
-        if source is None:
-            source = self._sources[key] = SettingsSource(
+        Looked up once per spawner: the layers are JSON-encoded only to find it.
+        """
+        if self._settings_source is None:
+            key = (
                 self.settings_db_url,
-                operator_defaults=self.operator_defaults,
-                hub_values=self.hub_values,
-                log=self.log,
+                json.dumps(self.operator_defaults, sort_keys=True),
+                json.dumps(self.hub_values, sort_keys=True),
             )
-        return source
+            source = self._sources.get(key)
+            if source is None:
+                source = self._sources[key] = SettingsSource(
+                    self.settings_db_url,
+                    operator_defaults=self.operator_defaults,
+                    hub_values=self.hub_values,
+                    log=self.log,
+                )
+            self._settings_source = source
+        return self._settings_source
 
     @property
     def operator_ceilings(self) -> Ceilings:
-        return Ceilings.from_config(self.ceilings)
+        if self._ceilings is None:
+            self._ceilings = Ceilings.from_config(self.ceilings)
+        return self._ceilings
 
     def managed_profiles(self) -> list[dict]:
         """Every profile of the current settings version, unfiltered."""
