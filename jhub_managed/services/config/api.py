@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import partial
 from typing import Any
-
-from tornado.ioloop import IOLoop
 
 from ...settings import SettingsError
 from ...settings.diff import diff_documents
@@ -94,13 +91,6 @@ class EditorAPIHandler(EditorHandler, APIHandler):
     def write_saved(self, saved: Saved, **extra) -> None:
         self.set_header("ETag", f'"{saved.version}"')
         self.write_json({"version": saved.version, "settings": saved.settings, **extra})
-
-    async def run_blocking(self, func, *args, **kwargs):
-        """Run a write in the service's one writer thread: writes are checked one after
-        another, so a write that lost the race learns it at once instead of validating."""
-        return await IOLoop.current().run_in_executor(
-            self.service.writer, partial(func, *args, **kwargs)
-        )
 
     def expected_version(self, wanted: str | set[int]) -> int:
         if wanted == ANY_VERSION:

@@ -16,7 +16,6 @@ from urllib.parse import quote, urlencode
 
 from jupyterhub.utils import url_path_join
 from tornado import web
-from tornado.ioloop import IOLoop
 
 from ...settings import SettingsError, profiles_for_groups
 from ...settings.announcement import PAGES, announcement_html, render_markdown
@@ -146,16 +145,13 @@ class PageHandler(EditorHandler):
         self.write(self.render_template(f"service/config/{template}", **context))
 
     async def save(self, document: dict, *, comment: str, expected: int, action: str):
-        return await IOLoop.current().run_in_executor(
-            self.service.writer,
-            partial(
-                self.editor.save,
-                document,
-                author=self.author,
-                comment=comment,
-                expected_version=expected,
-                action=action,
-            ),
+        return await self.run_blocking(
+            self.editor.save,
+            document,
+            author=self.author,
+            comment=comment,
+            expected_version=expected,
+            action=action,
         )
 
     def saved_redirect(self, path: str, version: int, next_url: str | None = None) -> None:
@@ -620,15 +616,12 @@ class RestorePage(PageHandler):
         version = int(version_text) if len(version_text) <= 10 else MAX_VERSION + 1
         comment = " ".join(self.arg("comment").split())[:MAX_COMMENT_LENGTH]
         try:
-            saved = await IOLoop.current().run_in_executor(
-                self.service.writer,
-                partial(
-                    self.editor.restore,
-                    version,
-                    author=self.author,
-                    comment=comment,
-                    expected_version=expected,
-                ),
+            saved = await self.run_blocking(
+                self.editor.restore,
+                version,
+                author=self.author,
+                comment=comment,
+                expected_version=expected,
             )
         except UnknownVersion as e:
             raise web.HTTPError(404, str(e)) from None
