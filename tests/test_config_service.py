@@ -23,10 +23,10 @@ import pytest
 import requests
 
 from jhub_managed.demo.settings import DEMO_SETTINGS
-from jhub_managed.services.config import forms
+from jhub_managed.settings.forms import profiles as profile_forms
 
 from .fixtures.processes import Process, free_port, wait_for
-from .test_config_service_forms import post_fields
+from .test_settings_forms import post_fields
 
 pytestmark = [pytest.mark.e2e]
 
@@ -587,7 +587,7 @@ def test_a_profile_form_from_a_stale_version_keeps_both_editors_changes(hub):
     admin = service_session(hub, "admin")
     page = admin.get(hub.service + "profiles/edit/python", timeout=30)
     python = next(p for p in settings["profiles"] if p["slug"] == "python")
-    view = forms.profile_to_view(python)
+    view = profile_forms.profile_to_view(python)
     view.update(display_name="Python 3", description="Words of the admin")
     form = {**post_fields(view), "_xsrf": xsrf_of(page.text), "version": str(version)}
     # meanwhile carol changes the same profile's description, and the branding

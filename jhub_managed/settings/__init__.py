@@ -4,7 +4,7 @@ Everything here is pure: no I/O, no JupyterHub imports. The spawner, the service
 templates build on it.
 """
 
-from .layers import merge, resolve_layers
+from .layers import resolve_layers
 from .profiles import (
     ProfileRequestError,
     ProfileSelection,
@@ -24,7 +24,6 @@ __all__ = [
     "SettingsError",
     "document_errors",
     "fullmatch_any",
-    "merge",
     "override_errors",
     "profiles_for_groups",
     "resolve_layers",

@@ -20,8 +20,8 @@ from ..settings import (
     profiles_for_groups,
     select_profile,
 )
+from ..spawn_form import render_profile_form
 from ..store.source import SettingsSource
-from .form import render_profile_form
 
 
 class ManagedSpawnerMixin(Configurable):

@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
+
+from sqlalchemy import func, select
 
 from ...settings import SettingsError
 from ...settings.diff import diff_documents
+from ...settings.versions import MAX_VERSION, parse_version, parse_whole_number
+from ...store import SettingsVersion
+from ...store.source import ResolvedSettings, SettingsSource
 from ..base import APIHandler
-from .editor import MAX_VERSION, SaveConflict, Saved, SaveRefused, UnknownVersion
+from .editor import SaveConflict, Saved, SaveRefused, UnknownVersion
 from .handlers import EditorHandler
 from .openapi import openapi_document
 
@@ -23,6 +29,7 @@ from .openapi import openapi_document
 MAX_BODY_BYTES = 2_000_000
 ANY_VERSION = "*"
 _ETAG = re.compile(r'(?:W/)?(?:"([0-9]{1,10})"|([0-9]{1,10}))')
+_CURRENT_VERSION = select(func.max(SettingsVersion.version))
 
 
 def parse_if_match(header: str) -> str | set[int]:
@@ -75,18 +82,10 @@ class EditorAPIHandler(EditorHandler, APIHandler):
         text = self.get_query_argument(name, None)
         if text is None or text == "":
             return default
-        if not re.fullmatch(r"[0-9]{1,10}", text.strip()):
-            raise ValueError(f"'{name}' must be a whole number from {lo} to {hi}")
-        value = int(text)
-        if not lo <= value <= hi:
+        value = parse_whole_number(text, hi)
+        if value is None or value < lo:
             raise ValueError(f"'{name}' must be a whole number from {lo} to {hi}")
         return value
-
-    def version_argument(self, text: str) -> int | None:
-        version = int(text)
-        if version > MAX_VERSION:
-            return None
-        return version
 
     def write_saved(self, saved: Saved, **extra) -> None:
         self.set_header("ETag", f'"{saved.version}"')
@@ -113,11 +112,53 @@ class EditorAPIHandler(EditorHandler, APIHandler):
         )
 
 
+class EncodedSettings:
+    """The body of ``GET /api/settings``, ``{"version", "settings"}`` as JSON, made once
+    per version.
+
+    The one query per request is a bare ``SELECT max(version)``; the document is resolved
+    and encoded once per version. When the store can't be read, the settings source answers
+    with the last settings it could (and logs why).
+    """
+
+    def __init__(self, source: SettingsSource):
+        self.source = source
+        self._encoded: tuple[int, int, bytes] | None = None
+        self._lock = threading.Lock()
+
+    def encode(self, current: ResolvedSettings) -> bytes:
+        cached = self._encoded
+        if cached and cached[0] == current.version and cached[1] == id(current.document):
+            return cached[2]
+        body = json.dumps({"version": current.version, "settings": current.document}).encode()
+        with self._lock:
+            self._encoded = (current.version, id(current.document), body)
+        return body
+
+    def response(self) -> tuple[int, bytes]:
+        """The version in force and the body that says it."""
+        cached = self._encoded
+        if cached is not None:
+            try:
+                with self.source.store.engine.connect() as connection:
+                    version = connection.execute(_CURRENT_VERSION).scalar() or 0
+            except Exception:
+                version = None
+            if version == cached[0]:
+                return version, cached[2]
+        current = self.source.current()
+        return current.version, self.encode(current)
+
+
 class SettingsAPIHandler(EditorAPIHandler):
     """``GET``: the settings in force and their version (``ETag``); ``PUT``: save new ones."""
 
+    def initialize(self, encoded: EncodedSettings, **kwargs: Any) -> None:
+        super().initialize(**kwargs)
+        self.encoded = encoded
+
     def get(self):
-        version, body = self.service.settings_response()
+        version, body = self.encoded.response()
         self.set_header("ETag", f'"{version}"')
         if self.check_etag_header():  # If-None-Match names this version
             self.set_status(304)
@@ -212,7 +253,7 @@ class VersionAPIHandler(EditorAPIHandler):
     """``GET /api/history/{version}``: one version, its stored layer and what it resolves to."""
 
     def get(self, version_text: str):
-        version = self.version_argument(version_text)
+        version = parse_version(version_text)
         try:
             if version is None:
                 raise UnknownVersion(int(version_text))
@@ -233,7 +274,7 @@ class RestoreAPIHandler(EditorAPIHandler):
     """
 
     async def post(self, version_text: str):
-        version = self.version_argument(version_text)
+        version = parse_version(version_text)
         if version is None:
             self.fail(404, f"There is no settings version {version_text}.")
             return
@@ -310,5 +351,9 @@ class APINotFound(EditorAPIHandler):
 
 
 class OpenAPIHandler(EditorAPIHandler):
+    def initialize(self, prefix: str, **kwargs: Any) -> None:
+        super().initialize(**kwargs)
+        self.prefix = prefix
+
     def get(self):
-        self.write_json(openapi_document(self.service.prefix))
+        self.write_json(openapi_document(self.prefix))

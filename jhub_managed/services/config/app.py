@@ -6,21 +6,27 @@ to ``settings_editor_groups``) may use any route; everyone else gets 403.
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
 from traitlets import default
 
 from ...settings import Ceilings
-from ...store import SettingsStore, SettingsVersion
-from ...store.source import ResolvedSettings, SettingsSource
+from ...store.source import SettingsSource
 from ..base import ServiceApp
 from ..hubapi import HubAPI
-from . import api, pages
+from . import pages
+from .api import (
+    APINotFound,
+    DiffAPIHandler,
+    EncodedSettings,
+    HistoryAPIHandler,
+    OpenAPIHandler,
+    RestoreAPIHandler,
+    SettingsAPIHandler,
+    VersionAPIHandler,
+)
 from .editor import SettingsEditor
 from .groups import HubGroups
 from .handlers import EditorHandler, may_edit
@@ -28,7 +34,6 @@ from .handlers import EditorHandler, may_edit
 __all__ = ["ConfigService", "EditorHandler", "may_edit"]
 
 _PROFILE = r"([a-z0-9][-a-z0-9_]{0,62})"
-_CURRENT_VERSION = select(func.max(SettingsVersion.version))
 
 
 def format_when(value: str | None) -> str:
@@ -68,63 +73,38 @@ class ConfigService(ServiceApp):
         #: saves and restores run here, one at a time, off the event loop
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="settings-writer")
         self.jinja_env.filters["when"] = format_when
-        self._encoded: tuple[int, int, bytes] | None = None
-        self._encoded_lock = threading.Lock()
-
-    @property
-    def store(self) -> SettingsStore:
-        return self.source.store
-
-    def encoded_settings(self, current: ResolvedSettings) -> bytes:
-        """``{"version", "settings"}`` as JSON, made once per version."""
-        cached = self._encoded
-        if cached and cached[0] == current.version and cached[1] == id(current.document):
-            return cached[2]
-        body = json.dumps({"version": current.version, "settings": current.document}).encode()
-        with self._encoded_lock:
-            self._encoded = (current.version, id(current.document), body)
-        return body
-
-    def settings_response(self) -> tuple[int, bytes]:
-        """The version in force and the body of ``GET /api/settings``.
-
-        The one query per request is a bare ``SELECT max(version)``; the document is
-        resolved and encoded once per version. When the store can't be read, the
-        settings source answers with the last settings it could (and logs why).
-        """
-        cached = self._encoded
-        if cached is not None:
-            try:
-                with self.store.engine.connect() as connection:
-                    version = connection.execute(_CURRENT_VERSION).scalar() or 0
-            except Exception:
-                version = None
-            if version == cached[0]:
-                return version, cached[2]
-        current = self.source.current()
-        return current.version, self.encoded_settings(current)
+        self.encoded = EncodedSettings(self.source)
 
     def handlers(self):
+        # every route gets what it uses, and nothing else, through its initialize()
+        editor = {
+            "editor": self.editor,
+            "settings_scope": self.settings_scope,
+            "writer": self.writer,
+        }
+        page = {**editor, "prefix": self.prefix}
+        with_groups = {**page, "groups": self.groups}
+        preview = {**with_groups, "image_applies": self.suite_config.get("spawner") != "local"}
         return [
-            ("", pages.ProfilesPage),
-            ("profiles", pages.ProfilesPage),
-            ("profiles/new", pages.ProfileEditPage),
-            (f"profiles/edit/{_PROFILE}", pages.ProfileEditPage),
-            ("announcement", pages.AnnouncementPage),
-            ("branding", pages.BrandingPage),
-            ("preview", pages.PreviewPage),
-            ("history", pages.HistoryPage),
-            ("history/diff", pages.DiffPage),
-            (r"history/([0-9]+)/restore", pages.RestorePage),
-            ("api/settings", api.SettingsAPIHandler),
-            ("api/history", api.HistoryAPIHandler),
-            (r"api/history/([0-9]+)", api.VersionAPIHandler),
-            (r"api/history/([0-9]+)/restore", api.RestoreAPIHandler),
-            ("api/diff", api.DiffAPIHandler),
-            ("api/openapi.json", api.OpenAPIHandler),
-            ("api/.*", api.APINotFound),
+            ("", pages.ProfilesPage, page),
+            ("profiles", pages.ProfilesPage, page),
+            ("profiles/new", pages.ProfileEditPage, with_groups),
+            (f"profiles/edit/{_PROFILE}", pages.ProfileEditPage, with_groups),
+            ("announcement", pages.AnnouncementPage, page),
+            ("branding", pages.BrandingPage, page),
+            ("preview", pages.PreviewPage, preview),
+            ("history", pages.HistoryPage, page),
+            ("history/diff", pages.DiffPage, page),
+            (r"history/([0-9]+)/restore", pages.RestorePage, page),
+            ("api/settings", SettingsAPIHandler, {**editor, "encoded": self.encoded}),
+            ("api/history", HistoryAPIHandler, editor),
+            (r"api/history/([0-9]+)", VersionAPIHandler, editor),
+            (r"api/history/([0-9]+)/restore", RestoreAPIHandler, editor),
+            ("api/diff", DiffAPIHandler, editor),
+            ("api/openapi.json", OpenAPIHandler, {**editor, "prefix": self.prefix}),
+            ("api/.*", APINotFound, editor),
         ]
 
     async def cleanup(self) -> None:
         self.writer.shutdown(wait=True)
-        self.store.dispose()
+        self.source.store.dispose()

@@ -17,13 +17,12 @@ from typing import Any
 
 from ...settings import Ceilings, SettingsError, document_errors
 from ...settings.schema import MAX_DOCUMENT_BYTES
+from ...settings.versions import MAX_VERSION
 from ...store import SettingsConflict, SettingsStore
 from ...store.source import SettingsSource
 
 #: longest comment kept with a version
 MAX_COMMENT_LENGTH = 1000
-#: largest version number a request may name (the store's column is a 32-bit integer)
-MAX_VERSION = 2**31 - 1
 
 
 class SaveRefused(Exception):

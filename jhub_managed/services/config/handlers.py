@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tornado import web
 from tornado.ioloop import IOLoop
 
 from ..base import APIHandler, BaseHandler
-
-if TYPE_CHECKING:
-    from .app import ConfigService
-    from .editor import SettingsEditor
+from .editor import SettingsEditor, author_of
 
 NOT_EDITOR = (
     "Only hub admins and people with the settings permission can change this hub's settings."
@@ -31,15 +29,16 @@ def may_edit(user: dict[str, Any] | None, scope: str) -> bool:
 
 
 class EditorHandler(BaseHandler):
-    """A route only for settings editors; everyone else gets 403, on every method."""
+    """A route only for settings editors; everyone else gets 403, on every method.
 
-    @property
-    def service(self) -> ConfigService:
-        return self.settings["service_app"]
+    The application hands each route what it uses (``initialize``): the editor, the scope
+    that grants the service, and the one thread that saves.
+    """
 
-    @property
-    def editor(self) -> SettingsEditor:
-        return self.service.editor
+    def initialize(self, editor: SettingsEditor, settings_scope: str, writer: Executor) -> None:
+        self.editor = editor
+        self.settings_scope = settings_scope
+        self.writer = writer
 
     def set_default_headers(self) -> None:
         # no framing of the settings pages by other sites (clickjacking)
@@ -65,17 +64,13 @@ class EditorHandler(BaseHandler):
     async def run_blocking(self, func, *args, **kwargs):
         """Run a write in the service's one writer thread: writes are checked one after
         another, so a write that lost the race learns it at once instead of validating."""
-        return await IOLoop.current().run_in_executor(
-            self.service.writer, partial(func, *args, **kwargs)
-        )
+        return await IOLoop.current().run_in_executor(self.writer, partial(func, *args, **kwargs))
 
     def user_may_edit(self) -> bool:
-        return may_edit(self.current_user, self.service.settings_scope)
+        return may_edit(self.current_user, self.settings_scope)
 
     @property
     def author(self) -> str:
-        from .editor import author_of
-
         return author_of(self.current_user or {})
 
     def prepare(self):

@@ -1,6 +1,7 @@
 """The spawn form: one card per profile, rendered from the (group-filtered) profile list.
 
-Pure rendering, shared by the spawners and by the settings service's preview.
+Pure rendering, shared by the spawners and by the settings service's preview; it imports
+no spawner, so the settings service loads neither kubespawner nor the Kubernetes client.
 """
 
 from __future__ import annotations
@@ -9,9 +10,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ..settings.profiles import UNLISTED_SUFFIX
-from ..settings.quantities import format_cpu, format_memory, parse_memory
-from ..settings.validate import gpu_count
+from .settings.profiles import UNLISTED_SUFFIX
+from .settings.quantities import format_cpu, format_memory, parse_memory
+from .settings.validate import gpu_count
 
 _FORM_ENV = Environment(
     loader=PackageLoader("jhub_managed", "templates"),

@@ -1,10 +1,8 @@
-"""The settings pages' forms, as pure functions: settings to form fields and back.
+"""The profile form: a profile to the text of its fields and back.
 
-A form is rendered from a *view*: plain dicts of the text in each field. A view comes from
-the stored settings (to show them) or from a posted form (to show it again with its errors,
-or to save it). ``view_to_profile`` turns a view into a profile and a map from each JSON
-pointer (relative to the profile) to the form field it came from, so that every validation
-error of the saved document can be shown next to its field.
+``view_to_profile`` turns a view into a profile and a map from each JSON pointer (relative
+to the profile) to the form field it came from, so that every validation error of the saved
+document can be shown next to its field.
 """
 
 from __future__ import annotations
@@ -12,108 +10,31 @@ from __future__ import annotations
 import copy
 import json
 import math
-import posixpath
 import re
-from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit, urlunsplit
 
-from ...settings.announcement import PAGES, parse_time
-from ...settings.quantities import parse_memory
-from ...settings.schema import OPTION_KEY_PATTERN, SLUG_PATTERN
-from ...settings.validate import GPU_RESOURCE, SettingsError
+from ..schema import OPTION_KEY_PATTERN, SLUG_PATTERN
+from ..validate import GPU_RESOURCE
+from .fields import (
+    FieldErrors,
+    Get,
+    groups_text,
+    json_text,
+    memory_text,
+    minutes_text,
+    number_text,
+    parse_count,
+    parse_groups,
+    parse_memory_field,
+    parse_number,
+    slugify,
+)
 
 #: the spawner settings that have a field of their own on the profile form
 RESOURCE_FIELDS = ("cpu_guarantee", "cpu_limit", "mem_guarantee", "mem_limit")
 #: the placeholder an unlisted choice's override is filled with
 VALUE_PLACEHOLDER = "{value}"
-ANNOUNCEMENT_LEVELS = ("info", "warning", "danger")
-BRANDING_FIELDS = ("organization_name", "organization_url", "logo_url", "funded_by", "contact")
-
-Get = Callable[[str], str]
-FieldErrors = dict[str, list[str]]
-
-
-# -- small conversions ----------------------------------------------------------------------
-
-
-def slugify(text: str, *, max_length: int = 63) -> str:
-    """``"R 4.3 (beta)"`` -> ``"r-4-3-beta"``: a key made from a display name."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:max_length].strip("-")
-
-
-def groups_text(groups: Any) -> str:
-    return ", ".join(str(g) for g in groups or [])
-
-
-def parse_groups(text: str) -> list[str]:
-    """``"a, b\\nc"`` -> ``["a", "b", "c"]``: commas or new lines, duplicates dropped."""
-    seen: dict[str, None] = {}
-    for part in re.split(r"[,\n]", text or ""):
-        name = part.strip()
-        if name and name.casefold() not in {s.casefold() for s in seen}:
-            seen[name] = None
-    return list(seen)
-
-
-def number_text(value: Any) -> str:
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-_EXACT_SUFFIXES = (("T", 1024**4), ("G", 1024**3), ("M", 1024**2), ("K", 1024))
-
-
-def memory_text(value: Any) -> str:
-    """Memory as the form shows it: strings as written, whole byte counts with a suffix."""
-    if value is None or isinstance(value, bool):
-        return ""
-    if isinstance(value, int):
-        for suffix, size in _EXACT_SUFFIXES:
-            if value and value % size == 0:
-                return f"{value // size}{suffix}"
-        return str(value)
-    return str(value)
-
-
-def minutes_text(seconds: Any) -> str:
-    if not isinstance(seconds, int) or isinstance(seconds, bool):
-        return ""
-    minutes = seconds / 60
-    return str(int(minutes)) if minutes.is_integer() else f"{minutes:.2f}".rstrip("0")
-
-
-def _parse_number(text: str) -> float | int:
-    value = float(text.strip())
-    if not math.isfinite(value):
-        raise ValueError("not a finite number")
-    return int(value) if value.is_integer() else value
-
-
-def _parse_memory_field(text: str) -> int | str:
-    text = text.strip().replace(" ", "")
-    if re.fullmatch(r"[0-9]+", text):
-        if int(text) < 1024**2:
-            raise ValueError(f"say which unit: {text}G, {text}M, ...")
-        return int(text)
-    text = re.sub(r"(?i)^([0-9.]+)([kmgt])(i?)b?$", lambda m: m[1] + m[2].upper() + m[3], text)
-    parse_memory(text)  # raises ValueError with the value in the message
-    return text
-
-
-def _parse_count(text: str) -> int:
-    text = text.strip()
-    if not re.fullmatch(r"[0-9]{1,6}", text):
-        raise ValueError("a whole number is needed")
-    return int(text)
-
-
-# -- profiles -------------------------------------------------------------------------------
 
 
 def _override_view(override: Mapping[str, Any] | None, *, resources: bool) -> dict[str, str]:
@@ -136,17 +57,6 @@ def _override_view(override: Mapping[str, Any] | None, *, resources: bool) -> di
                     rest.pop(key)
     view["extra"] = json_text(rest) if rest else ""
     return view
-
-
-def json_text(value: Any) -> str:
-    """JSON on one line when it is short, else indented."""
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    return text if len(text) <= 70 else json.dumps(value, indent=2, sort_keys=True)
-
-
-def text_rows(text: str, low: int = 2, high: int = 12) -> int:
-    """How many rows a textarea needs to show ``text``."""
-    return max(low, min(high, (text or "").count("\n") + 1))
 
 
 def _blank_unlisted() -> dict[str, Any]:
@@ -364,7 +274,7 @@ class _Builder:
                 continue
             try:
                 override[key] = (
-                    _parse_memory_field(text) if key.startswith("mem") else _parse_number(text)
+                    parse_memory_field(text) if key.startswith("mem") else parse_number(text)
                 )
             except ValueError as e:
                 hint = "e.g. 4G or 512M" if key.startswith("mem") else "a number of CPUs, e.g. 2"
@@ -378,7 +288,7 @@ class _Builder:
             if not text:
                 continue
             try:
-                count = _parse_count(text)
+                count = parse_count(text)
             except ValueError as e:
                 self.error(prefix + field, str(e))
                 continue
@@ -549,49 +459,6 @@ def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def field_for(pointer: str, fields: Mapping[str, str]) -> str | None:
-    """The form field of the longest pointer in ``fields`` that ``pointer`` starts with."""
-    while True:
-        if pointer in fields:
-            return fields[pointer]
-        if not pointer:
-            return None
-        pointer = pointer.rsplit("/", 1)[0]
-
-
-def place_errors(
-    errors: list[SettingsError], prefix: str, fields: Mapping[str, str]
-) -> tuple[FieldErrors, list[SettingsError]]:
-    """Split errors into those next to a field (under ``prefix``) and the rest."""
-    by_field: FieldErrors = {}
-    rest: list[SettingsError] = []
-    for error in errors:
-        field = None
-        if error.path == prefix or error.path.startswith(prefix + "/"):
-            field = field_for(error.path[len(prefix) :], fields)
-        if field is None:
-            rest.append(error)
-        else:
-            by_field.setdefault(field, []).append(humane(error.message, field))
-    return by_field, rest
-
-
-_HUMANE = (
-    (re.compile(r"does not match '\^\(https\?://"), "use a full address that starts with https://"),
-    (re.compile(r"should be non-empty|is too short"), "this can't be empty"),
-)
-
-
-def humane(message: str, field: str) -> str:
-    """A schema message in the words of the form, for the field it is shown next to."""
-    if field == "idle_minutes" and "less than the minimum" in message:
-        return "at least 1 minute"
-    for pattern, words in _HUMANE:
-        if pattern.search(message):
-            return words
-    return message
-
-
 def add_choice_row(view: dict[str, Any], option_index: int) -> None:
     options = view.get("options") or []
     if 0 <= option_index < len(options):
@@ -621,252 +488,3 @@ def copy_for_duplicate(profile: Mapping[str, Any], taken: set[str]) -> dict[str,
     duplicate["slug"] = unique_slug(f"{profile.get('slug') or 'profile'}-copy", taken)
     duplicate.pop("default", None)
     return duplicate
-
-
-# -- changes to the profile list ------------------------------------------------------------
-
-
-class ProfileNotFound(LookupError):
-    pass
-
-
-def _index(profiles: list[dict], slug: str) -> int:
-    for index, profile in enumerate(profiles):
-        if profile.get("slug") == slug:
-            return index
-    raise ProfileNotFound(slug)
-
-
-def put_profile(
-    profiles: list[dict], profile: dict, original_slug: str | None
-) -> tuple[list[dict], int]:
-    """The list with ``profile`` in place of ``original_slug`` (or added at the end) and
-    its index. A profile marked default takes the mark from every other one."""
-    result = copy.deepcopy(profiles)
-    try:
-        index = _index(result, original_slug) if original_slug else -1
-    except ProfileNotFound:
-        index = -1
-    if index < 0:
-        result.append(profile)
-        index = len(result) - 1
-    else:
-        result[index] = profile
-    if profile.get("default"):
-        for i, other in enumerate(result):
-            if i != index:
-                other.pop("default", None)
-    return result, index
-
-
-def move_profile(profiles: list[dict], slug: str, delta: int) -> list[dict]:
-    result = copy.deepcopy(profiles)
-    index = _index(result, slug)
-    target = max(0, min(len(result) - 1, index + delta))
-    result.insert(target, result.pop(index))
-    return result
-
-
-def make_default(profiles: list[dict], slug: str) -> list[dict]:
-    result = copy.deepcopy(profiles)
-    index = _index(result, slug)
-    for i, profile in enumerate(result):
-        if i == index:
-            profile["default"] = True
-        else:
-            profile.pop("default", None)
-    return result
-
-
-def delete_profile(profiles: list[dict], slug: str) -> list[dict]:
-    result = copy.deepcopy(profiles)
-    result.pop(_index(result, slug))
-    return result
-
-
-# -- announcement and branding --------------------------------------------------------------
-
-
-def _utc_field(value: str | None) -> str:
-    """An RFC 3339 time as the value of a ``datetime-local`` field, in UTC."""
-    try:
-        parsed = parse_time(value)
-    except (TypeError, ValueError):
-        return str(value or "")
-    if parsed is None:
-        return ""
-    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-
-
-def announcement_to_view(announcement: Mapping[str, Any] | None) -> dict[str, Any]:
-    announcement = announcement or {}
-    show_on = announcement.get("show_on")
-    return {
-        "text": str(announcement.get("text") or ""),
-        "level": announcement.get("level") or "info",
-        "starts_at": _utc_field(announcement.get("starts_at")),
-        "expires_at": _utc_field(announcement.get("expires_at")),
-        "show_on": list(PAGES if show_on is None else show_on),
-    }
-
-
-def _time_from_form(local_value: str, utc_value: str) -> str | None:
-    """The time a ``datetime-local`` field means: the browser's own conversion to UTC when
-    its script sent one, else the field read as UTC (as the page says without script)."""
-    for value in (utc_value, local_value):
-        value = (value or "").strip()
-        if not value:
-            continue
-        parsed = parse_time(value)  # ValueError for nonsense
-        if parsed is None:
-            continue
-        return parsed.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return None
-
-
-def announcement_from_form(
-    get: Get, get_list: Callable[[str], list[str]]
-) -> tuple[dict[str, Any], dict[str, Any], FieldErrors]:
-    """The announcement (every key set, so none falls back to the deployment's), the view
-    to show again, and errors by field."""
-    errors: FieldErrors = {}
-    view = {
-        "text": get("text"),
-        "level": get("level") or "info",
-        "starts_at": get("starts_at"),
-        "expires_at": get("expires_at"),
-        "show_on": [p for p in get_list("show_on") if p in PAGES],
-    }
-    view["text"] = view["text"].replace("\r\n", "\n").strip()
-    announcement: dict[str, Any] = {
-        "text": view["text"],
-        "level": view["level"],
-        "show_on": view["show_on"],
-    }
-    for key in ("starts_at", "expires_at"):
-        try:
-            announcement[key] = _time_from_form(get(key), get(key + "_utc"))
-        except (TypeError, ValueError):
-            errors.setdefault(key, []).append("not a date and time")
-            announcement[key] = None
-        if announcement[key]:
-            view[key] = _utc_field(announcement[key])
-    starts, expires = announcement.get("starts_at"), announcement.get("expires_at")
-    if starts and expires and parse_time(expires) <= parse_time(starts):
-        errors.setdefault("expires_at", []).append("the expiry must be after the start")
-    return announcement, view, errors
-
-
-ANNOUNCEMENT_FIELDS = {
-    "/text": "text",
-    "/level": "level",
-    "/starts_at": "starts_at",
-    "/expires_at": "expires_at",
-    "/show_on": "show_on",
-    "": "text",
-}
-
-
-def announcement_state(announcement: Mapping[str, Any] | None, now: datetime) -> str:
-    """In words: whether the announcement shows now, and until when."""
-    announcement = announcement or {}
-    if not str(announcement.get("text") or "").strip():
-        return "There is no announcement."
-    try:
-        starts = parse_time(announcement.get("starts_at"))
-        expires = parse_time(announcement.get("expires_at"))
-    except (TypeError, ValueError):
-        return "The announcement's times can't be read."
-    show_on = announcement.get("show_on")
-    pages = list(PAGES if show_on is None else show_on)
-    if not pages:
-        return "The announcement is shown on no page: tick at least one."
-    names = pages[0] if len(pages) == 1 else ", ".join(pages[:-1]) + " and " + pages[-1]
-    where = names + (" page" if len(pages) == 1 else " pages")
-    if starts and now < starts:
-        return f"Scheduled: shows on the {where} from {_words(starts)}."
-    if expires and now >= expires:
-        return f"Expired on {_words(expires)}: it no longer shows."
-    until = f" until {_words(expires)}" if expires else ""
-    return f"Showing now on the {where}{until}."
-
-
-def _words(when: datetime) -> str:
-    return when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def branding_to_view(branding: Mapping[str, Any] | None) -> dict[str, str]:
-    branding = branding or {}
-    return {key: str(branding.get(key) or "") for key in BRANDING_FIELDS}
-
-
-def branding_from_form(get: Get) -> dict[str, str]:
-    """Every branding key, empty ones as ``""`` so they don't fall back to the deployment's."""
-    return {key: get(key).strip() for key in BRANDING_FIELDS}
-
-
-BRANDING_FIELD_MAP = {f"/{key}": key for key in BRANDING_FIELDS} | {"": "organization_name"}
-
-
-# -- saving over someone else's change ------------------------------------------------------
-
-_MISSING = object()
-
-
-def three_way(base: Any, mine: Any, theirs: Any) -> tuple[Any, list[tuple[str, ...]]]:
-    """Merge my edit of ``base`` with theirs: what I changed wins, what I left alone takes
-    their value. Mappings merge key by key (an absent key is a value too); anything else is
-    compared whole. Also answers the paths both of us changed, differently (mine is kept).
-    """
-    clashes: list[tuple[str, ...]] = []
-    merged = _merge3(base, mine, theirs, (), clashes)
-    return (None if merged is _MISSING else merged), clashes
-
-
-def _merge3(base: Any, mine: Any, theirs: Any, path: tuple[str, ...], clashes: list) -> Any:
-    if isinstance(mine, Mapping) and isinstance(theirs, Mapping):
-        base_map = base if isinstance(base, Mapping) else {}
-        merged = {}
-        for key in [*mine, *[k for k in theirs if k not in mine]]:
-            value = _merge3(
-                base_map.get(key, _MISSING),
-                mine.get(key, _MISSING),
-                theirs.get(key, _MISSING),
-                (*path, str(key)),
-                clashes,
-            )
-            if value is not _MISSING:
-                merged[key] = value
-        return merged
-    if mine == base:
-        return theirs
-    if theirs == base or theirs == mine:
-        return mine
-    clashes.append(path)
-    return mine
-
-
-# -- where to go after a form ---------------------------------------------------------------
-
-
-def safe_next(value: str | None, prefix: str, default: str) -> str:
-    """``value`` if it is a path inside ``prefix`` on this site, else ``default``.
-
-    Refuses anything with a scheme or host (``https://evil``, ``//evil``), backslashes and
-    control characters (which browsers read as slashes or drop), and paths that leave
-    ``prefix`` through dot segments, encoded or not.
-    """
-    if not value or len(value) > 2000:
-        return default
-    if any(ch == "\\" or ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        return default
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
-        return default
-    decoded = unquote(parts.path)
-    if decoded.startswith("//") or "\\" in decoded:
-        return default
-    normal = posixpath.normpath(decoded) + ("/" if decoded.endswith("/") else "")
-    if not (normal + "/").startswith(prefix.rstrip("/") + "/"):
-        return default
-    return urlunsplit(("", "", parts.path, parts.query, ""))

@@ -1,5 +1,5 @@
-"""The settings pages' pure parts: form <-> profile, errors next to their fields, list
-changes, announcement times, safe redirects, If-Match, readable diffs, the OpenAPI document."""
+"""The settings forms as pure functions: form <-> profile, errors next to their fields,
+announcement times, branding."""
 
 from __future__ import annotations
 
@@ -9,13 +9,11 @@ from datetime import datetime, timezone
 import pytest
 
 from jhub_managed.demo.settings import DEMO_SETTINGS
-from jhub_managed.services.config import forms
-from jhub_managed.services.config.api import parse_if_match
-from jhub_managed.services.config.openapi import openapi_document
 from jhub_managed.settings import Ceilings, document_errors
-from jhub_managed.settings.diff import describe_value, diff_documents
-
-PREFIX = "/services/config/"
+from jhub_managed.settings.forms import announcement as announcement_forms
+from jhub_managed.settings.forms import branding as branding_forms
+from jhub_managed.settings.forms import fields as form_fields
+from jhub_managed.settings.forms import profiles
 
 
 def post_fields(view: dict) -> dict[str, str]:
@@ -45,7 +43,7 @@ def post_fields(view: dict) -> dict[str, str]:
         p = f"o{i}-"
         fields[p + "key"] = option["key"]
         fields[p + "display_name"] = option["display_name"]
-        rows = option["choices"] + [forms.blank_choice()]
+        rows = option["choices"] + [profiles.blank_choice()]
         fields[p + "c-count"] = str(len(rows))
         if option["default"]:
             fields[p + "default"] = option["default"]
@@ -64,9 +62,9 @@ def post_fields(view: dict) -> dict[str, str]:
 
 
 def round_trip(profile: dict) -> tuple[dict, dict]:
-    fields = post_fields(forms.profile_to_view(profile))
-    view = forms.view_from_form(lambda name: fields.get(name, ""))
-    result, _, errors = forms.view_to_profile(view)
+    fields = post_fields(profiles.profile_to_view(profile))
+    view = profiles.view_from_form(lambda name: fields.get(name, ""))
+    result, _, errors = profiles.view_to_profile(view)
     return result, errors
 
 
@@ -129,15 +127,15 @@ def test_a_profile_saved_unchanged_from_its_form_stays_the_same(profile):
 
 
 def test_blank_rows_are_ignored_and_keys_come_from_names():
-    view = forms.blank_profile_view()
+    view = profiles.blank_profile_view()
     view["display_name"] = "GPU Work (beta)"
-    forms.add_option(view)
+    profiles.add_option(view)
     view["options"][0]["display_name"] = "Image flavour"
     view["options"][0]["choices"] = [
-        {**forms.blank_choice(), "display_name": "R 4.3", "groups": "researchers, , staff"},
-        forms.blank_choice(),
+        {**profiles.blank_choice(), "display_name": "R 4.3", "groups": "researchers, , staff"},
+        profiles.blank_choice(),
     ]
-    profile, fields, errors = forms.view_to_profile(view)
+    profile, fields, errors = profiles.view_to_profile(view)
     assert errors == {}
     assert profile["slug"] == "gpu-work-beta"
     option = profile["profile_options"]["image-flavour"]
@@ -163,44 +161,44 @@ def test_blank_rows_are_ignored_and_keys_come_from_names():
     ],
 )
 def test_field_errors_name_the_field(field, text, message):
-    view = forms.profile_to_view(DEMO_SETTINGS["profiles"][0])
+    view = profiles.profile_to_view(DEMO_SETTINGS["profiles"][0])
     view[field] = text
-    _, _, errors = forms.view_to_profile(view)
+    _, _, errors = profiles.view_to_profile(view)
     assert field in errors, errors
     assert message in " ".join(errors[field])
 
 
 def test_memory_units_are_read_as_people_write_them():
-    view = forms.profile_to_view({"display_name": "A", "slug": "a"})
+    view = profiles.profile_to_view({"display_name": "A", "slug": "a"})
     view["mem_limit"] = "4 gb"
     view["mem_guarantee"] = "512Mi"
-    profile, _, errors = forms.view_to_profile(view)
+    profile, _, errors = profiles.view_to_profile(view)
     assert errors == {}
     assert profile["kubespawner_override"] == {"mem_limit": "4G", "mem_guarantee": "512Mi"}
 
 
 def test_an_option_with_nothing_to_choose_and_duplicate_choice_keys_are_refused():
-    view = forms.profile_to_view({"display_name": "A", "slug": "a"})
-    forms.add_option(view)
+    view = profiles.profile_to_view({"display_name": "A", "slug": "a"})
+    profiles.add_option(view)
     view["options"][0]["display_name"] = "Image"
-    forms.add_option(view)
+    profiles.add_option(view)
     view["options"][1]["display_name"] = "Size"
     view["options"][1]["choices"] = [
-        {**forms.blank_choice(), "display_name": "Small", "key": "s"},
-        {**forms.blank_choice(), "display_name": "Smaller", "key": "s"},
+        {**profiles.blank_choice(), "display_name": "Small", "key": "s"},
+        {**profiles.blank_choice(), "display_name": "Smaller", "key": "s"},
     ]
-    _, _, errors = forms.view_to_profile(view)
+    _, _, errors = profiles.view_to_profile(view)
     assert "nothing to choose" in " ".join(errors["o0-display_name"])
     assert "another choice is called 's'" in " ".join(errors["o1-c1-key"])
 
 
 def test_removed_choices_and_options_are_dropped():
-    view = forms.profile_to_view(UNLISTED_PROFILE)
+    view = profiles.profile_to_view(UNLISTED_PROFILE)
     view["options"][0]["choices"][1]["remove"] = True
-    profile, _, _ = forms.view_to_profile(view)
+    profile, _, _ = profiles.view_to_profile(view)
     assert list(profile["profile_options"]["image"]["choices"]) == ["scipy"]
     view["options"][0]["remove"] = True
-    profile, _, _ = forms.view_to_profile(view)
+    profile, _, _ = profiles.view_to_profile(view)
     assert "profile_options" not in profile
 
 
@@ -208,12 +206,14 @@ def test_document_errors_land_next_to_their_fields():
     ceilings = Ceilings.from_config(
         {"cpu_limit": 1, "mem_limit": "1G", "gpu_limit": 0, "image_patterns": [r"quay\.io/.*"]}
     )
-    view = forms.profile_to_view(UNLISTED_PROFILE)
+    view = profiles.profile_to_view(UNLISTED_PROFILE)
     view["options"][0]["choices"][1]["image"] = "docker.io/evil:1"
     view["options"][0]["unlisted"]["validation_regex"] = "([unclosed"
-    profile, fields, _ = forms.view_to_profile(view)
+    profile, fields, _ = profiles.view_to_profile(view)
     document = {"profiles": [DEMO_SETTINGS["profiles"][0], profile]}
-    by_field, rest = forms.place_errors(document_errors(document, ceilings), "/profiles/1", fields)
+    by_field, rest = form_fields.place_errors(
+        document_errors(document, ceilings), "/profiles/1", fields
+    )
     assert "above the operator's ceiling of 1 CPU" in " ".join(by_field["cpu_limit"])
     assert "above the operator's ceiling" in " ".join(by_field["mem_limit"])
     assert "1 GPU is above" in " ".join(by_field["gpu_limit"])
@@ -222,29 +222,9 @@ def test_document_errors_land_next_to_their_fields():
     assert rest == []
 
 
-def test_profile_list_changes():
-    profiles = copy.deepcopy(DEMO_SETTINGS["profiles"])
-    slugs = lambda ps: [p["slug"] for p in ps]  # noqa: E731
-    assert slugs(forms.move_profile(profiles, "research", -1)) == ["python", "research", "classic"]
-    assert slugs(forms.move_profile(profiles, "python", -1)) == ["python", "classic", "research"]
-    assert slugs(forms.delete_profile(profiles, "classic")) == ["python", "research"]
-    defaults = [p.get("default", False) for p in forms.make_default(profiles, "classic")]
-    assert defaults == [False, True, False]
-    replaced, index = forms.put_profile(
-        profiles, {"display_name": "C", "slug": "c", "default": True}, "classic"
-    )
-    assert index == 1 and slugs(replaced) == ["python", "c", "research"]
-    assert [bool(p.get("default")) for p in replaced] == [False, True, False]
-    added, index = forms.put_profile(profiles, {"display_name": "New", "slug": "new"}, None)
-    assert index == 3 and slugs(added)[-1] == "new"
-    assert profiles == DEMO_SETTINGS["profiles"]  # the input is left alone
-    with pytest.raises(forms.ProfileNotFound):
-        forms.delete_profile(profiles, "nope")
-
-
 def test_duplicate_gets_a_free_slug_and_is_not_default():
     taken = {"python", "python-copy"}
-    copy_ = forms.copy_for_duplicate(DEMO_SETTINGS["profiles"][0], taken)
+    copy_ = profiles.copy_for_duplicate(DEMO_SETTINGS["profiles"][0], taken)
     assert copy_["slug"] == "python-copy-2"
     assert copy_["display_name"] == "Copy of Python"
     assert "default" not in copy_
@@ -259,7 +239,7 @@ def test_announcement_times_from_the_browser_and_without_script():
         "expires_at": "2026-03-01T12:00:30",
         "expires_at_utc": "2026-03-01T11:00:30.000Z",
     }
-    announcement, view, errors = forms.announcement_from_form(
+    announcement, view, errors = announcement_forms.announcement_from_form(
         lambda n: posted.get(n, ""), lambda n: ["login", "spawn", "bogus"]
     )
     assert errors == {}
@@ -275,9 +255,11 @@ def test_announcement_times_from_the_browser_and_without_script():
 
 def test_announcement_expiry_before_start_and_nonsense_times_are_refused():
     posted = {"starts_at": "2026-03-02T10:00", "expires_at": "2026-03-01T10:00"}
-    _, _, errors = forms.announcement_from_form(lambda n: posted.get(n, ""), lambda n: [])
+    _, _, errors = announcement_forms.announcement_from_form(
+        lambda n: posted.get(n, ""), lambda n: []
+    )
     assert "after the start" in errors["expires_at"][0]
-    _, _, errors = forms.announcement_from_form(
+    _, _, errors = announcement_forms.announcement_from_form(
         lambda n: {"starts_at": "soon"}.get(n, ""), lambda n: []
     )
     assert "not a date" in errors["starts_at"][0]
@@ -285,7 +267,7 @@ def test_announcement_expiry_before_start_and_nonsense_times_are_refused():
 
 def test_announcement_state_in_words():
     now = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
-    state = forms.announcement_state
+    state = announcement_forms.announcement_state
     assert state({}, now) == "There is no announcement."
     assert "Showing now on the login, home and spawn pages" in state({"text": "x"}, now)
     assert "Scheduled" in state({"text": "x", "starts_at": "2026-03-02T00:00:00Z"}, now)
@@ -295,7 +277,7 @@ def test_announcement_state_in_words():
 
 def test_branding_keeps_every_key_so_clearing_one_sticks():
     posted = {"organization_name": " Physics ", "logo_url": ""}
-    assert forms.branding_from_form(lambda n: posted.get(n, "")) == {
+    assert branding_forms.branding_from_form(lambda n: posted.get(n, "")) == {
         "organization_name": "Physics",
         "organization_url": "",
         "logo_url": "",
@@ -304,152 +286,16 @@ def test_branding_keeps_every_key_so_clearing_one_sticks():
     }
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("/services/config/preview?group=a", "/services/config/preview?group=a"),
-        ("/services/config/", "/services/config/"),
-        (None, "DEFAULT"),
-        ("", "DEFAULT"),
-        ("https://evil.example/", "DEFAULT"),
-        ("//evil.example/services/config/", "DEFAULT"),
-        ("/\\evil.example", "DEFAULT"),
-        ("\\\\evil.example", "DEFAULT"),
-        ("/services/config/\\..\\evil", "DEFAULT"),
-        ("\t//evil.example", "DEFAULT"),
-        ("/services/config/\n//evil", "DEFAULT"),
-        ("/%2F/evil.example", "DEFAULT"),
-        ("/services/config/../../hub/logout", "DEFAULT"),
-        ("/services/config/%2e%2e/%2e%2e/hub/logout", "DEFAULT"),
-        ("/services/configuration", "DEFAULT"),
-        ("javascript:alert(1)", "DEFAULT"),
-        ("/hub/home", "DEFAULT"),
-    ],
-)
-def test_safe_next_stays_inside_the_service(value, expected):
-    result = forms.safe_next(value, PREFIX, "DEFAULT")
-    assert result == expected
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        ('"3"', {3}),
-        ('W/"3"', {3}),
-        ("3", {3}),
-        ('"3", "4"', {3, 4}),
-        ("*", "*"),
-    ],
-)
-def test_if_match_is_read_as_versions(header, expected):
-    assert parse_if_match(header) == expected
-
-
-@pytest.mark.parametrize("header", ["", "abc", '"-1"', '"3', "99999999999", '"3" "4"', "1.5"])
-def test_a_malformed_if_match_is_refused(header):
-    with pytest.raises(ValueError):
-        parse_if_match(header)
-
-
-def test_diff_in_words_matches_profiles_by_slug():
-    old = copy.deepcopy(DEMO_SETTINGS)
-    new = copy.deepcopy(DEMO_SETTINGS)
-    python, _, research = new["profiles"]
-    python["display_name"] = "Python 3"
-    research["profile_options"]["interface"]["choices"]["rstudio"] = {"display_name": "RStudio"}
-    research["allowed_groups"] = ["researchers", "staff"]
-    new["profiles"] = [research, python]  # classic removed, order changed
-    new["branding"]["organization_name"] = "Physics"
-    changes = {c.labels: c for c in diff_documents(old, new)}
-    assert changes[("Profiles", "Profile 'Python 3'", "Name")].old == "Python"
-    assert changes[("Profiles", "Profile 'Classic notebook'")].kind == "removed"
-    added = changes[
-        (
-            "Profiles",
-            "Profile 'Research environment'",
-            "Options",
-            "Option 'Interface'",
-            "Choices",
-            "Choice 'RStudio'",
-        )
-    ]
-    assert added.kind == "added" and added.new == {"display_name": "RStudio"}
-    assert added.label.startswith("Profiles \u203a Profile 'Research environment' \u203a")
-    groups = changes[("Profiles", "Profile 'Research environment'", "Allowed groups")]
-    assert describe_value(groups.old) == "researchers"
-    assert describe_value(groups.new) == "researchers, staff"
-    order = changes[("Profiles", "Order")]
-    assert order.kind == "reordered" and order.new == ["Research environment", "Python 3"]
-    assert changes[("Branding", "Organisation name")].new == "Physics"
-    assert diff_documents(old, copy.deepcopy(old)) == []
-
-
-def test_diff_of_documents_with_duplicate_slugs_compares_the_list_whole():
-    old = {"profiles": [{"slug": "a", "display_name": "A"}, {"slug": "a", "display_name": "B"}]}
-    changes = diff_documents(old, {"profiles": []})
-    assert [(c.path, c.kind) for c in changes] == [(("profiles",), "changed")]
-
-
-def test_openapi_document_is_valid_openapi_3_1_with_the_settings_schema():
-    from schemathesis.openapi import from_dict
-
-    document = openapi_document(PREFIX)
-    schema = from_dict(document)
-    schema.validate()  # raises for a document that is not OpenAPI 3.1
-    operations = {
-        f"{result.ok().method.upper()} {result.ok().path}" for result in schema.get_all_operations()
-    }
-    assert operations == {
-        "GET /api/settings",
-        "PUT /api/settings",
-        "GET /api/history",
-        "GET /api/history/{version}",
-        "POST /api/history/{version}/restore",
-        "GET /api/diff",
-        "GET /api/openapi.json",
-    }
-    settings = document["components"]["schemas"]["Settings"]
-    assert settings["properties"]["profiles"]["items"]["required"] == ["display_name", "slug"]
-    assert document["servers"] == [{"url": "/services/config"}]
-
-
-def test_a_form_saved_over_someone_elses_change_keeps_both():
-    base = {"organization_name": "Old", "funded_by": "Old funder", "contact": "x@example.org"}
-    mine = {**base, "contact": "me@example.org"}
-    theirs = {**base, "funded_by": "New funder", "contact": "them@example.org"}
-    merged, clashes = forms.three_way(base, mine, theirs)
-    assert merged == {
-        "organization_name": "Old",
-        "funded_by": "New funder",
-        "contact": "me@example.org",
-    }
-    assert clashes == [("contact",)]
-
-
-def test_three_way_merges_profiles_key_by_key_and_keeps_removals():
-    base = copy.deepcopy(UNLISTED_PROFILE)
-    mine = copy.deepcopy(base)
-    mine["kubespawner_override"]["cpu_limit"] = 2
-    del mine["profile_options"]["image"]["choices"]["r"]
-    theirs = copy.deepcopy(base)
-    theirs["description"] = "theirs"
-    theirs["kubespawner_override"]["mem_limit"] = "4G"
-    merged, clashes = forms.three_way(base, mine, theirs)
-    assert clashes == []
-    assert merged["description"] == "theirs"
-    assert merged["kubespawner_override"]["cpu_limit"] == 2
-    assert merged["kubespawner_override"]["mem_limit"] == "4G"
-    assert list(merged["profile_options"]["image"]["choices"]) == ["scipy"]
-
-
 def test_schema_messages_next_to_fields_are_in_plain_words():
     from jhub_managed.settings import SettingsError
 
     errors = document_errors({"branding": {"logo_url": "example.org/logo.png"}})
-    by_field, rest = forms.place_errors(errors, "/branding", forms.BRANDING_FIELD_MAP)
+    by_field, rest = form_fields.place_errors(
+        errors, "/branding", branding_forms.BRANDING_FIELD_MAP
+    )
     assert by_field == {"logo_url": ["use a full address that starts with https://"]}
     assert rest == []
-    by_field, _ = forms.place_errors(
+    by_field, _ = form_fields.place_errors(
         [SettingsError("/profiles/0/idle_timeout", "30 is less than the minimum of 60")],
         "/profiles/0",
         {"/idle_timeout": "idle_minutes"},
