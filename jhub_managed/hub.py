@@ -19,15 +19,20 @@ import socket
 import sys
 from typing import Any
 
-from traitlets import Bool, Dict, List, Unicode, default, validate
+from traitlets import Bool, Dict, Float, List, Unicode, default, validate
 from traitlets import Integer as Int
 from traitlets.config import Config, Configurable
 
+from .services.health.catalog import CHECKS as HEALTH_CHECKS
+from .services.health.catalog import DEFAULT_REQUIRED
 from .settings import Ceilings, document_errors
 
 #: the custom scope whose holders may edit the hub's settings
 SETTINGS_SCOPE = "custom:jhub-managed:settings"
 SETTINGS_ROLE = "jhub-managed-settings-editors"
+#: the custom scope whose holders may run the health service's deep check on demand
+HEALTH_SCOPE = "custom:jhub-managed:health"
+HEALTH_ROLE = "jhub-managed-health-operators"
 SERVICE_NAMES = ("config", "usage", "health")
 CULLER_SERVICE = "idle-culler"
 CULLER_CONFIG = os.path.join(os.path.dirname(__file__), "services", "culler_config.py")
@@ -37,7 +42,9 @@ TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 SERVICE_SCOPES = {
     "config": ["list:groups", "read:groups:name"],
     "usage": ["list:users", "read:users", "read:servers", "read:users:activity"],
-    "health": ["read:hub", "list:services", "read:services"],
+    # the proxy scope is for reading the routing table (GET /hub/api/proxy); the check
+    # user's scopes are added by ManagedHub.health_check_user_scopes()
+    "health": ["read:hub", "list:services", "read:services", "proxy"],
 }
 SPAWNERS = {
     "local": "jhub_managed.spawner.ManagedLocalSpawner",
@@ -289,6 +296,147 @@ class ManagedHub(Configurable):
         help="Show the hub admins' announcement and branding on the hub's own pages.",
     )
 
+    # -- the health service (services/health/) ---------------------------------------------
+
+    health_required = List(
+        Unicode(),
+        default_value=list(DEFAULT_REQUIRED),
+        config=True,
+        help=f"""Health checks that must pass for ``/services/health/api/health`` to answer
+        200; the others are warnings (shown, never a 503). Default:
+        ``{", ".join(DEFAULT_REQUIRED)}``. Every check is listed in the health check
+        reference.""",
+    )
+    health_interval = Float(
+        30,
+        config=True,
+        help="""Seconds between two runs of each health check. Probes in between get the
+        cached results, so any number of probes cause no more work than this schedule.""",
+    )
+    health_timeout = Float(
+        5,
+        config=True,
+        help="Seconds a health check may take before it counts as failed.",
+    )
+    health_intervals = Dict(
+        value_trait=Float(),
+        config=True,
+        help="""Per-check intervals overriding ``health_interval``, e.g.
+        ``{"spawner-backend": 10}``.""",
+    )
+    health_timeouts = Dict(
+        value_trait=Float(),
+        config=True,
+        help="Per-check timeouts overriding ``health_timeout``.",
+    )
+    health_min_free_percent = Float(
+        5,
+        config=True,
+        help="""The ``data-disk`` and ``home-disk`` checks fail when less than this share
+        (percent) of the volume is free.""",
+    )
+    health_min_free_mib = Float(
+        500,
+        config=True,
+        help="... or when less than this many MiB are free.",
+    )
+    health_home_volume = Unicode(
+        "",
+        config=True,
+        help="""A directory on the users' home volume, as mounted in the hub (e.g. an NFS
+        share), for the ``home-disk`` check. Empty: the check says it is not configured.""",
+    )
+    health_idp_url = Unicode(
+        "",
+        config=True,
+        help="""URL the ``identity-provider`` check fetches: the provider's OpenID discovery
+        document or an API endpoint. Empty: derived from the authenticator's configuration
+        (its ``userdata_url``, or GitHub's API); no check for password logins.""",
+    )
+    health_usage_max_age = Float(
+        900,
+        config=True,
+        help="Seconds since the usage collector's last successful poll before it is stale.",
+    )
+    health_check_user = Unicode(
+        "jhub-managed-health-check",
+        config=True,
+        help="""The deep check's user: made at hub start, refused by every browser login
+        (``c.ManagedAuthenticatorMixin.health_check_user``), left out of usage figures.""",
+    )
+    health_deep_check_interval = Float(
+        3600,
+        config=True,
+        help="""Seconds between two scheduled deep checks (a real server start for the check
+        user). 0: only on demand (``POST /services/health/api/deep-check``).""",
+    )
+    health_deep_check_timeout = Float(
+        300,
+        config=True,
+        help="""Seconds the deep check's server may take to become ready; a server that is
+        not ready by then fails the check at its ``ready`` step.""",
+    )
+    health_operator_groups = List(
+        Unicode(),
+        config=True,
+        help=f"""Groups whose members hold ``{HEALTH_SCOPE}`` and so may run the deep check
+        on demand (as may ``staff_users`` and any token with ``admin:servers``).""",
+    )
+    service_start_timeout = Int(
+        60,
+        config=True,
+        help="""Seconds the hub waits at start for each jhub-managed service to answer at its
+        root before it gives up and exits (JupyterHub's own default is 10, short for a busy
+        node).""",
+    )
+    health_notice = Bool(
+        True,
+        config=True,
+        help="""While a required health check fails, show a short notice on the hub's home
+        and spawn pages that the operators know (with the branding's contact).""",
+    )
+
+    @validate("health_required", "health_intervals", "health_timeouts")
+    def _check_health_names(self, proposal):
+        unknown = sorted(set(proposal.value) - set(HEALTH_CHECKS))
+        if unknown:
+            raise ConfigureError(
+                f"{proposal.trait.name}: unknown health check {unknown[0]!r}; checks are "
+                + ", ".join(HEALTH_CHECKS)
+            )
+        values = proposal.value.values() if isinstance(proposal.value, dict) else []
+        if any(v <= 0 for v in values):
+            raise ConfigureError(f"{proposal.trait.name}: seconds must be positive")
+        return proposal.value
+
+    @validate(
+        "health_interval",
+        "health_timeout",
+        "health_min_free_percent",
+        "health_min_free_mib",
+        "health_usage_max_age",
+        "health_deep_check_interval",
+        "health_deep_check_timeout",
+    )
+    def _check_health_numbers(self, proposal):
+        name, value = proposal.trait.name, proposal.value
+        may_be_zero = name in ("health_deep_check_interval", "health_min_free_mib")
+        if value < 0 or (value == 0 and not may_be_zero):
+            raise ConfigureError(f"{name} must be positive")
+        if name == "health_min_free_percent" and value > 100:
+            raise ConfigureError("health_min_free_percent is a percentage, at most 100")
+        return value
+
+    def health_config(self, c: Config | None = None) -> dict[str, Any]:
+        """What the health service needs to know, as it goes into ``$JHUB_MANAGED_CONFIG``.
+
+        ``c`` is the hub's configuration, read for the spawner's Kubernetes client settings
+        and the identity provider's URL.
+        """
+        from .services.health.wiring import hub_side_config
+
+        return hub_side_config(self, c)
+
     def check_settings_layers(self) -> None:
         ceilings = Ceilings.from_config(self.ceilings)
         for name in ("operator_defaults", "hub_values"):
@@ -312,9 +460,13 @@ class ManagedHub(Configurable):
                     "settings_scope": SETTINGS_SCOPE,
                     # so that the settings service's preview shows what this spawner shows
                     "spawner": self.spawner,
+                    # left out of usage figures
+                    "health_check_user": self.health_check_user,
+                    "health": self.health_config(),
                 }
             ),
             "PYTHONUNBUFFERED": "1",
+            **_kubernetes_environment(),
             **self.extra_service_environment,
         }
 
@@ -337,11 +489,14 @@ class ManagedHub(Configurable):
                 "environment": dict(env),
                 "display": True,
                 "oauth_no_confirm": True,
+                "timeout": self.service_start_timeout,
             }
             if name == "config":
                 # the settings scope rides on the service's OAuth tokens, so the service can
                 # see who holds it
                 service["oauth_client_allowed_scopes"] = [SETTINGS_SCOPE]
+            if name == "health":
+                service["oauth_client_allowed_scopes"] = [HEALTH_SCOPE]
             services.append(service)
         if self.idle_timeout:
             services.append(
@@ -389,15 +544,60 @@ class ManagedHub(Configurable):
                 }
             )
         for name in self.services:
+            scopes = list(SERVICE_SCOPES[name])
+            if name == "health":
+                scopes += self.health_check_user_scopes()
             roles.append(
                 {
                     "name": f"jhub-managed-{name}-service",
                     "description": f"What the jhub-managed {name} service may do",
-                    "scopes": SERVICE_SCOPES[name],
+                    "scopes": scopes,
                     "services": [name],
                 }
             )
+        if "health" in self.services:
+            roles += self.health_roles()
         return roles
+
+    def health_check_user_scopes(self) -> list[str]:
+        """What the health service may do to its check user (and nobody else)."""
+        user = self.health_check_user
+        return [
+            f"{scope}!user={user}"
+            for scope in (
+                "read:users",
+                "read:users:activity",
+                "users:activity",
+                "read:servers",
+                "servers",
+                "access:servers",
+            )
+        ]
+
+    def health_roles(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": HEALTH_ROLE,
+                "description": "Run the health service's deep check on demand",
+                "scopes": [HEALTH_SCOPE, "access:services!service=health"],
+                "users": sorted(self.staff_users),
+                "groups": list(self.health_operator_groups),
+            },
+            {
+                # listing the check user in a role makes the hub create it at start
+                "name": "jhub-managed-health-check-user",
+                "description": "The health service's check user",
+                "scopes": ["self"],
+                "users": [self.health_check_user],
+            },
+        ]
+
+
+def _kubernetes_environment() -> dict[str, str]:
+    """What KubeSpawner's client reads from the environment, for the health service's
+    ``spawner-backend`` check (JupyterHub passes services only a few variables)."""
+    names = ("KUBECONFIG", "KUBERNETES_SERVICE_HOST", "KUBERNETES_SERVICE_PORT")
+    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 def _merge_roles(existing: list[dict], ours: list[dict]) -> list[dict]:
@@ -447,6 +647,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         staff.staff_provider_groups = set(hub.staff_provider_groups)
     if hub.staff_opt_out:
         staff.staff_opt_out = True
+    staff.health_check_user = hub.health_check_user
     for cls in ("ManagedKubeSpawner", "ManagedLocalSpawner"):
         section = c[cls]
         section.settings_db_url = hub.db_url
@@ -484,6 +685,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
 
     scopes = dict(c.JupyterHub.get("custom_scopes", {}) or {})
     scopes[SETTINGS_SCOPE] = {"description": "Edit this hub's profiles, announcement and branding"}
+    scopes[HEALTH_SCOPE] = {"description": "Run the health service's deep check on demand"}
     c.JupyterHub.custom_scopes = scopes
     c.JupyterHub.load_roles = _merge_roles(
         list(c.JupyterHub.get("load_roles", []) or []), hub.roles()
@@ -499,4 +701,8 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         tvars = dict(c.JupyterHub.get("template_vars", {}) or {})
         tvars.update(template_vars(hub))
         c.JupyterHub.template_vars = tvars
+    if "health" in hub.services:
+        from .services.health.wiring import wire_hub_side
+
+        wire_hub_side(hub, c)
     return hub

@@ -126,16 +126,23 @@ def test_settings_service_refuses_other_users(demo_hub, page: Page):
 
 
 def test_health_answers_without_login_and_shows_no_secrets(demo_hub, page: Page):
-    response = page.request.get(demo_hub.url + "services/health/")
-    assert response.status == 200
+    probe = demo_hub.url + "services/health/api/health"
+    response = page.request.get(probe)
+    assert response.status == 200, response.text()
     body = response.json()
     assert body["status"] == "ok"
-    assert {c["name"] for c in body["checks"]} >= {"hub-api", "settings-store"}
+    assert {c["name"] for c in body["checks"]} >= {"hub-api", "settings-store", "hub-database"}
     for check in body["checks"]:
-        assert set(check) == {"name", "ok", "message", "duration_ms", "checked_at"}
+        assert set(check) == {"name", "ok", "required", "message", "duration_ms", "checked_at"}
     text = response.text()
     assert "sqlite:" not in text and "token" not in text.lower()
-    assert page.request.head(demo_hub.url + "services/health/").status == 200
+    assert str(demo_hub.data_dir) not in text
+    assert page.request.head(probe).status == 200
+    # the status page, for people
+    page.goto(demo_hub.url + "services/health/")
+    expect(page.get_by_role("heading", name="Health of this hub")).to_be_visible()
+    expect(page.locator('.jhm-check[data-check="hub-api"]')).to_have_attribute("data-ok", "true")
+    assert str(demo_hub.data_dir) not in page.content()
 
 
 def test_bob_launch_link_and_rest_call_for_the_restricted_profile_are_refused(demo_hub, page: Page):

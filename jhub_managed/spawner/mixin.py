@@ -12,6 +12,7 @@ from tornado import web
 from traitlets import Dict, Unicode, default, observe
 from traitlets.config import Configurable
 
+from ..services.health import spawnreport
 from ..settings import (
     Ceilings,
     ProfileRequestError,
@@ -171,6 +172,7 @@ class ManagedSpawnerMixin(Configurable):
         """
         profiles = self.managed_profiles()
         if not profiles:
+            self._report_spawn_to_health("", "")
             chosen = sorted(k for k, v in (user_options or {}).items() if v not in ("", None))
             if chosen:
                 raise web.HTTPError(
@@ -185,13 +187,18 @@ class ManagedSpawnerMixin(Configurable):
             self.log.warning("Refused spawn request of %s: %s", self.user.name, e.message)
             raise web.HTTPError(e.status, e.message, reason=_reason(e.status)) from None
         errors = override_errors(selection.override, self.operator_ceilings, "")
+        message = "; ".join(f"{e.path.strip('/')}: {e.message}" for e in errors)
+        self._report_spawn_to_health(selection.slug, message)
         if errors:
-            message = "; ".join(f"{e.path.strip('/')}: {e.message}" for e in errors)
             self.log.warning("Refused spawn request of %s: %s", self.user.name, message)
             raise web.HTTPError(
                 403, f"This selection is beyond what the hub allows: {message}", reason="Forbidden"
             )
         return selection
+
+    def _report_spawn_to_health(self, profile: str, refused: str) -> None:
+        """Tell the health service which settings this spawn used and what was refused."""
+        spawnreport.note_spawn(self.settings_source, profile=profile, refused=refused)
 
     _previous_user_options: dict | None = None
 

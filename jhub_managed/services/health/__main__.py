@@ -1,3 +1,5 @@
+"""The ``health`` service: checks on a schedule, the probe at ``api/health``, the status page."""
+
 from ..listen import bind_early
 
 bind_early()  # before the application's imports: see services/listen.py

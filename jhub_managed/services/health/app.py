@@ -1,47 +1,316 @@
 """The health service application.
 
-The front page is public (monitoring probes have no hub login) and shows no secrets: check
-names, whether they passed, and a message written for operators.
+- ``GET|HEAD api/health``: 200 when every required check passes, 503 otherwise, with every
+  check's cached result (public: uptime monitors have no hub login; no secrets in it).
+- ``GET /`` (the service's root): the status page, 200 whatever the checks say: JupyterHub
+  waits for every managed service at its root when it starts and exits on a 5xx.
+- ``POST api/deep-check``: start (or join) a deep check; the custom health scope or
+  ``admin:servers`` on the request's token.
+- ``GET metrics``: Prometheus.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import time
-from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any
 
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy.pool import NullPool
 from tornado import web
+from tornado.httpclient import HTTPRequest
 
-from ...store import SettingsStore
-from ..base import ServiceApp
+from ...store.store import MIGRATIONS, create_engine_for
+from ..base import APIHandler, BaseHandler, ServiceApp
 from ..hubapi import HubAPI
+from .catalog import CHECKS, DEFAULT_REQUIRED
+from .checks import CHECK_FUNCTIONS, ThreadGuard
+from .deep import DeepCheck
+from .schedule import Result, Schedule, ScheduledCheck
+
+HEALTH_SCOPE = "custom:jhub-managed:health"
+#: scopes on a request's token that allow starting a deep check
+DEEP_CHECK_SCOPES = (HEALTH_SCOPE, "admin:servers")
 
 
-class HealthHandler(web.RequestHandler):
-    @property
-    def service(self) -> HealthService:
-        return self.settings["service_app"]
+class CountingHubAPI(HubAPI):
+    """The hub client, counting its requests (for the metrics and the load test)."""
 
-    def check_xsrf_cookie(self):
+    requests = 0
+
+    async def request(self, method: str, path: str, body: Any = None, timeout: float = 10):
+        self.requests += 1
+        return await super().request(method, path, body=body, timeout=timeout)
+
+    async def raw(self, method: str, path: str, timeout: float = 10) -> bytes:
+        from jupyterhub.utils import url_path_join
+
+        self.requests += 1
+        response = await self.client.fetch(
+            HTTPRequest(
+                url_path_join(self.api_url, path),
+                method=method,
+                headers={"Authorization": f"token {self.token}"},
+                request_timeout=timeout,
+            )
+        )
+        return response.body
+
+
+class CheckContext:
+    """What the checks need: the hub client, the store, options; built once."""
+
+    def __init__(self, service: HealthService):
+        self.service = service
+        self.config: dict[str, Any] = service.health_config
+        self.hub: CountingHubAPI = service.hub_api
+        self.check_user: str = self.config.get("check_user", "jhub-managed-health-check")
+        self.threads = ThreadGuard()
+        self.deep: DeepCheck = service.deep
+        self.last_settings_version: int | None = None
+        self._engine = None
+        self._kube_api = None
+
+    def timeout_of(self, name: str) -> float:
+        return float(self.config.get("timeouts", {}).get(name) or self.config.get("timeout", 5))
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.hub.token, self.service.suite_config.get("db_url", ""))
+
+    def store_engine(self):
+        if self._engine is None:
+            url = self.service.suite_config["db_url"]
+            kwargs: dict[str, Any] = {"poolclass": NullPool}
+            if url.startswith("postgres"):
+                kwargs["connect_args"] = {
+                    "connect_timeout": max(1, int(self.timeout_of("settings-store")))
+                }
+            self._engine = create_engine_for(url, **kwargs)
+        return self._engine
+
+    @cached_property
+    def _head(self) -> str:
+        from alembic.config import Config
+        from alembic.script import ScriptDirectory
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(config).get_current_head()
+
+    def migration_head(self) -> str:
+        return self._head
+
+    async def kube_version_api(self):
+        if self._kube_api is None:
+            from kubespawner.clients import load_config, shared_client
+
+            kube = {k: v for k, v in (self.config.get("kube") or {}).items() if v is not None}
+            await asyncio.to_thread(load_config, **kube)
+            self._kube_api = shared_client("VersionApi")
+        return self._kube_api
+
+    async def usage_last_poll(self):
+        """The usage collector's last successful poll, once it reports one."""
         return None
 
-    async def _answer(self, include_body: bool):
-        checks = await self.service.run_checks()
-        ok = all(c["ok"] for c in checks)
-        self.set_status(200 if ok else 503)
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+class Answer:
+    """The probe's answer, serialized once per change of the results."""
+
+    def __init__(self, schedule: Schedule):
+        self.schedule = schedule
+        self._generation = -1
+        self.status = 503
+        self.body = b""
+
+    def current(self) -> tuple[int, bytes] | None:
+        if self._generation == self.schedule.generation and self.body:
+            return self.status, self.body
+        results = self.schedule.cached()
+        if results is None:
+            return None
+        generation = self.schedule.generation
+        ok = all(r.ok for r in results if r.required)
+        body = {"status": "ok" if ok else "failing", "checks": [r.public() for r in results]}
+        self.status, self.body = (200 if ok else 503), json.dumps(body).encode()
+        self._generation = generation
+        return self.status, self.body
+
+
+class HealthAPIHandler(web.RequestHandler):
+    """The probe: cached results only; the first probe waits for the first run."""
+
+    def check_xsrf_cookie(self) -> None:
+        return None
+
+    async def _answer(self, include_body: bool) -> None:
+        service: HealthService = self.settings["service_app"]
+        answer = service.answer.current()
+        if answer is None:
+            await service.schedule.run_due()
+            answer = service.answer.current()
+        status, body = answer
+        self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
         if include_body:
-            self.finish(json.dumps({"status": "ok" if ok else "failing", "checks": checks}))
+            self.finish(body)
         else:
+            self.set_header("Content-Length", str(len(body)))
             self.finish()
 
-    async def get(self):
+    async def get(self) -> None:
         await self._answer(True)
 
-    async def head(self):
+    async def head(self) -> None:
         await self._answer(False)
+
+
+class DeepCheckHandler(APIHandler):
+    def check_token_scope(self) -> None:
+        model = self.current_user
+        if model is None:
+            raise web.HTTPError(403, f"Running a deep check needs a token with {HEALTH_SCOPE}.")
+        scopes = set(model.get("scopes") or ())
+        if not scopes.intersection(DEEP_CHECK_SCOPES):
+            raise web.HTTPError(
+                403, f"Running a deep check needs {HEALTH_SCOPE} (or admin:servers) on the token."
+            )
+
+    async def post(self) -> None:
+        self.check_token_scope()
+        run = self.service.deep.start(trigger="request")
+        self.log.info("deep check %d requested by %s", run["id"], self.current_user["name"])
+        self.write_json({"status": "running", "run": run}, status=202)
+
+    async def get(self) -> None:
+        self.write_json(self.service.deep.public())
+
+
+class MetricsHandler(web.RequestHandler):
+    def get(self) -> None:
+        service: HealthService = self.settings["service_app"]
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(generate_latest(service.metrics.registry))
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min ago"
+    return f"{seconds / 3600:.1f} h ago"
+
+
+class StatusPage(BaseHandler):
+    """For people: 200 whatever the checks say."""
+
+    def check_xsrf_cookie(self) -> None:
+        return None
+
+    async def get(self) -> None:
+        service: HealthService = self.service
+        results = service.schedule.cached() or [c.last for c in service.schedule.checks if c.last]
+        now = time.time()
+        rows = [
+            {
+                "name": r.name,
+                "ok": r.ok,
+                "required": r.required,
+                "message": r.message,
+                "age": _age(now - r.at),
+                "duration_ms": r.duration_ms,
+                "about": CHECKS.get(r.name, ("", False))[0],
+            }
+            for r in results
+        ]
+        failing = [r for r in rows if r["required"] and not r["ok"]]
+        self.write(
+            self.render_template(
+                "service/health/index.html",
+                rows=rows,
+                healthy=bool(rows) and not failing,
+                checked=bool(rows),
+                failing=failing,
+                deep=service.deep.public(),
+                interval=service.health_config.get("interval", 30),
+            )
+        )
+
+    def head(self) -> None:
+        self.set_status(200)
+
+
+class Metrics:
+    def __init__(self, service: HealthService):
+        self.registry = CollectorRegistry()
+        prefix = "jhub_managed_health"
+        self.up = Gauge(
+            f"{prefix}_check_up", "1 when the check passed", ["check"], registry=self.registry
+        )
+        self.required = Gauge(
+            f"{prefix}_check_required",
+            "1 when the check is required",
+            ["check"],
+            registry=self.registry,
+        )
+        self.duration = Gauge(
+            f"{prefix}_check_duration_seconds",
+            "How long the check took",
+            ["check"],
+            registry=self.registry,
+        )
+        self.healthy = Gauge(
+            f"{prefix}_status_ok", "1 when every required check passes", registry=self.registry
+        )
+        self.deep_duration = Gauge(
+            f"{prefix}_deep_check_duration_seconds",
+            "How long the last deep check took",
+            registry=self.registry,
+        )
+        self.deep_ok = Gauge(
+            f"{prefix}_deep_check_ok", "1 when the last deep check passed", registry=self.registry
+        )
+        self.deep_runs = Counter(
+            f"{prefix}_deep_check_runs",
+            "Deep checks run",
+            ["result", "failed_step"],
+            registry=self.registry,
+        )
+        hub_api = service.hub_api
+        self.hub_requests = Counter(
+            f"{prefix}_hub_api_requests", "Requests made to the hub's API", registry=self.registry
+        )
+        self.hub_requests.inc(0)
+        self._hub_api = hub_api
+        self._counted = 0
+
+    def on_result(self, result: Result) -> None:
+        self.up.labels(result.name).set(1 if result.ok else 0)
+        self.required.labels(result.name).set(1 if result.required else 0)
+        self.duration.labels(result.name).set(result.duration_ms / 1000)
+        self.count_hub_requests()
+
+    def count_hub_requests(self) -> None:
+        seen = self._hub_api.requests
+        if seen > self._counted:
+            self.hub_requests.inc(seen - self._counted)
+            self._counted = seen
+
+    def on_deep_check(self, record: dict) -> None:
+        self.deep_duration.set(record["duration_s"])
+        self.deep_ok.set(1 if record["ok"] else 0)
+        self.deep_runs.labels("ok" if record["ok"] else "failed", record["failed_step"]).inc()
+        self.count_hub_requests()
 
 
 class HealthService(ServiceApp):
@@ -49,42 +318,100 @@ class HealthService(ServiceApp):
     title = "Health"
 
     def init_service(self) -> None:
-        self.hub_api = HubAPI()
-        self.store = SettingsStore(self.suite_config["db_url"], migrate=False)
+        self.health_config = {
+            "required": list(DEFAULT_REQUIRED),
+            "interval": 30.0,
+            "timeout": 5.0,
+            "data_dir": os.getcwd(),
+            "min_free_percent": 5.0,
+            "min_free_mib": 500.0,
+            "usage_max_age": 900.0,
+            "deep_check_interval": 0.0,
+            "deep_check_timeout": 300.0,
+            **(self.suite_config.get("health") or {}),
+        }
+        config = self.health_config
+        self.hub_api = CountingHubAPI()
+        self.metrics = Metrics(self)
+        self.deep = DeepCheck(
+            self.hub_api,
+            check_user=config.get("check_user", "jhub-managed-health-check"),
+            timeout=float(config["deep_check_timeout"]),
+            token=self.hub_api.token,
+            log=self.log,
+            on_finish=self._deep_check_finished,
+        )
+        self.context = CheckContext(self)
+        required = set(config["required"])
+        intervals = config.get("intervals") or {}
+        checks = []
+        for name, func in CHECK_FUNCTIONS.items():
+            checks.append(
+                ScheduledCheck(
+                    name=name,
+                    func=lambda func=func: func(self.context),
+                    required=name in required,
+                    interval=float(intervals.get(name) or config["interval"]),
+                    timeout=self.context.timeout_of(name),
+                    on_result=self._check_finished,
+                )
+            )
+        self._last_ok: dict[str, bool] = {}
+        self.schedule = Schedule(checks)
+        self.answer = Answer(self.schedule)
+        self._deep_task: asyncio.Task | None = None
+
+    def _check_finished(self, result: Result) -> None:
+        self.metrics.on_result(result)
+        cached = self.schedule.cached()
+        if cached is not None:
+            self.metrics.healthy.set(1 if all(r.ok for r in cached if r.required) else 0)
+        previous = self._last_ok.get(result.name)
+        self._last_ok[result.name] = result.ok
+        if result.ok != previous and (previous is not None or not result.ok):
+            # logged when it changes, not at every run
+            self.log.log(
+                logging.INFO if result.ok else logging.WARNING,
+                "health check %s %s: %s",
+                result.name,
+                "passes" if result.ok else "fails",
+                result.message,
+                extra={"check": result.name, "required": result.required, "ok": result.ok},
+            )
+
+    def _deep_check_finished(self, record: dict) -> None:
+        self.metrics.on_deep_check(record)
+        # the deep-check entry of the answer follows at once, not at its next interval
+        for check in self.schedule.checks:
+            if check.name == "deep-check":
+                check.__dict__.pop("_at_most_every_result", None)
+                self._refresh_task = asyncio.ensure_future(check.result())
 
     def handlers(self):
-        return [("", HealthHandler)]
+        return [
+            ("", StatusPage),
+            ("api/health", HealthAPIHandler),
+            ("api/deep-check", DeepCheckHandler),
+            ("metrics", MetricsHandler),
+        ]
 
-    async def _timed(self, name, check):
-        start = time.perf_counter()
-        try:
-            message = await check()
-            ok = True
-        except Exception as e:
-            ok, message = False, f"{type(e).__name__}: {e}"
-        return {
-            "name": name,
-            "ok": ok,
-            "message": message,
-            "duration_ms": round(1000 * (time.perf_counter() - start), 1),
-            "checked_at": datetime.now(timezone.utc).isoformat(),
-        }
+    async def _deep_check_loop(self, interval: float) -> None:
+        if "deep-check" not in self.health_config["required"]:
+            await asyncio.sleep(interval)
+        while True:
+            self.deep.start(trigger="schedule")
+            await self.deep.wait()
+            await asyncio.sleep(interval)
 
-    async def check_hub(self) -> str:
-        info = await self.hub_api.get("", timeout=5)
-        return f"hub API answers (JupyterHub {info.get('version', '?')})"
-
-    async def check_store(self) -> str:
-        version = await asyncio.to_thread(self.store.current_version)
-        return f"settings store readable (version {version})"
-
-    async def run_checks(self) -> list[dict]:
-        return list(
-            await asyncio.gather(
-                self._timed("hub-api", self.check_hub),
-                self._timed("settings-store", self.check_store),
-            )
-        )
+    async def run(self) -> None:
+        self.schedule.start()
+        interval = float(self.health_config.get("deep_check_interval") or 0)
+        if interval > 0:
+            self._deep_task = asyncio.ensure_future(self._deep_check_loop(interval))
+        await super().run()
 
     async def cleanup(self) -> None:
-        self.store.dispose()
+        await self.schedule.stop()
+        if self._deep_task is not None:
+            self._deep_task.cancel()
+        self.context.dispose()
