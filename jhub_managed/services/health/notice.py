@@ -101,11 +101,15 @@ class HealthNotice:
         return [c["name"] for c in checks if c.get("required") and not c.get("ok")]
 
     def _contact(self) -> str:
+        from ...store import SettingsStore
         from ...store.source import SettingsSource
 
         if self._source is None:
             self._source = SettingsSource(
                 self.db_url, operator_defaults=self.layers[0], hub_values=self.layers[1], log=log
             )
+            # a notice only reads: it must never migrate a store (a failing store check
+            # would then "heal" behind the operator's back)
+            self._source._store = SettingsStore(self.db_url, migrate=False)
         branding = self._source.current().document.get("branding") or {}
         return str(branding.get("contact") or "")

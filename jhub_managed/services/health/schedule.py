@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 log = logging.getLogger(__name__)
+#: seconds a check may run past its timeout before it is cut off
+GRACE = 1.0
 
 
 class CheckFailed(Exception):
@@ -91,7 +93,9 @@ class ScheduledCheck:
         started = time.perf_counter()
         required = self.required
         try:
-            message = await asyncio.wait_for(self.func(), self.timeout)
+            # the checks give their own requests this timeout and say what did not answer;
+            # the grace here is the backstop for anything that still hangs
+            message = await asyncio.wait_for(self.func(), self.timeout + GRACE)
             ok = True
         except asyncio.TimeoutError:
             ok, message = False, f"no answer within {self.timeout:g} s"
