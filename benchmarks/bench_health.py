@@ -56,7 +56,7 @@ def main() -> None:
             service_url = f"http://127.0.0.1:{port}{PATH}"
             # wait for a settled answer (every check has run), then serve the same bytes
             wait_for(lambda: hub.health()[0] == 200, 120, "the hub to be healthy", 0.5)
-            with urllib.request.urlopen(service_url, timeout=10) as response:  # noqa: S310
+            with urllib.request.urlopen(service_url, timeout=10) as response:
                 body = response.read()
             body_file = tmp_path / "answer.json"
             body_file.write_bytes(body)
@@ -69,7 +69,7 @@ def main() -> None:
 
             def bare_up() -> bool:
                 try:
-                    with urllib.request.urlopen(bare_url, timeout=2) as r:  # noqa: S310
+                    with urllib.request.urlopen(bare_url, timeout=2) as r:
                         return r.status == 200
                 except OSError:
                     return False
