@@ -701,8 +701,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         tvars = dict(c.JupyterHub.get("template_vars", {}) or {})
         tvars.update(template_vars(hub))
         c.JupyterHub.template_vars = tvars
-    if "health" in hub.services:
-        from .services.health.wiring import wire_hub_side
+    from .services.health.wiring import wire_hub_side
 
-        wire_hub_side(hub, c)
+    wire_hub_side(hub, c)
     return hub

@@ -152,6 +152,12 @@ class HealthAPIHandler(web.RequestHandler):
     def check_xsrf_cookie(self) -> None:
         return None
 
+    def _log(self) -> None:
+        # monitors probe all day and the service logs every change of a check itself: the
+        # answers are logged at debug level only (and cost nothing at info)
+        if self.application.settings["service_app"].log.isEnabledFor(logging.DEBUG):
+            super()._log()
+
     async def _answer(self, include_body: bool) -> None:
         service: HealthService = self.settings["service_app"]
         answer = service.answer.current()

@@ -26,10 +26,11 @@ _path: str | None = None
 _report: dict[str, Any] = {}
 
 
-def configure(data_dir: str) -> None:
-    """Where the hub's spawners write (set by ``configure()`` in the hub's process)."""
+def configure(data_dir: str | None) -> None:
+    """Where the hub's spawners write (set by ``configure()`` in the hub's process);
+    ``None``: nowhere (a hub without the health service)."""
     global _path, _report
-    _path = os.path.join(os.path.abspath(data_dir), FILE_NAME)
+    _path = os.path.join(os.path.abspath(data_dir), FILE_NAME) if data_dir else None
     _report = {}
 
 

@@ -84,6 +84,9 @@ def hub_side_config(hub: ManagedHub, c: Config | None = None) -> dict[str, Any]:
 
 def wire_hub_side(hub: ManagedHub, c: Config) -> None:
     """In the hub's process: where spawners report, and the notice on the hub's pages."""
+    if "health" not in hub.services:
+        spawnreport.configure(None)
+        return
     spawnreport.configure(hub.data_dir)
     if not hub.health_notice:
         return
