@@ -204,3 +204,32 @@ def test_value_of_your_own_is_checked_as_you_type(demo_hub, page: Page):
     expect(card.get_by_label("Interface")).to_have_value("unlisted_choice")
     field.fill("/lab/tree/notes")
     expect(field).not_to_have_class(re.compile(r"\bis-invalid\b"))
+
+
+def test_deep_check_passes_on_the_demo_hub(demo_hub, page: Page):
+    import json
+    import time
+
+    login(page, demo_hub, "admin")
+    token = hub_api(page, demo_hub, "users/admin/tokens", method="POST", data={"note": "deep"})
+    headers = {"Authorization": f"token {token['token']}"}
+    url = demo_hub.url + "services/health/api/deep-check"
+    response = page.request.post(url, headers=headers, data="{}")
+    assert response.status == 202, response.text()
+    run_id = response.json()["run"]["id"]
+    deadline = time.monotonic() + 300
+    while True:
+        runs = page.request.get(url, headers=headers).json()["runs"]
+        run = next((r for r in runs if r["id"] == run_id), None)
+        if run is not None:
+            break
+        assert time.monotonic() < deadline, "the deep check did not finish"
+        time.sleep(1)
+    assert run["ok"], json.dumps(run)
+    assert [s["name"] for s in run["steps"]] == ["start", "ready", "kernel", "execute", "stop"]
+    # its result is the deep-check entry of the probe, and the page lists it
+    probe = page.request.get(demo_hub.url + "services/health/api/health").json()
+    entry = next(c for c in probe["checks"] if c["name"] == "deep-check")
+    assert entry["ok"] and "passed" in entry["message"]
+    page.goto(demo_hub.url + "services/health/")
+    expect(page.locator(".jhm-deep-run").first).to_contain_text("passed")
