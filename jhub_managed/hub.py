@@ -33,6 +33,9 @@ SETTINGS_ROLE = "jhub-managed-settings-editors"
 #: the custom scope whose holders may run the health service's deep check on demand
 HEALTH_SCOPE = "custom:jhub-managed:health"
 HEALTH_ROLE = "jhub-managed-health-operators"
+#: the custom scope whose holders may read everyone's usage reports and the usage metrics
+USAGE_SCOPE = "custom:jhub-managed:usage-reports"
+USAGE_ROLE = "jhub-managed-usage-readers"
 SERVICE_NAMES = ("config", "usage", "health")
 CULLER_SERVICE = "idle-culler"
 CULLER_CONFIG = os.path.join(os.path.dirname(__file__), "services", "culler_config.py")
@@ -41,7 +44,8 @@ TEMPLATES = os.path.join(os.path.dirname(__file__), "templates")
 #: what each service may do with the hub's API, no more
 SERVICE_SCOPES = {
     "config": ["list:groups", "read:groups:name"],
-    "usage": ["list:users", "read:users", "read:servers", "read:users:activity"],
+    # users with their groups; their servers with user_options, started and last_activity
+    "usage": ["list:users", "read:users:groups", "read:servers"],
     # the proxy scope is for reading the routing table (GET /hub/api/proxy); the check
     # user's scopes are added by ManagedHub.health_check_user_scopes()
     "health": ["read:hub", "list:services", "read:services", "proxy"],
@@ -436,6 +440,89 @@ class ManagedHub(Configurable):
         from .services.health.wiring import hub_side_config
 
         return hub_side_config(self, c)
+    # -- usage: sessions, reports, budgets and metrics (services/usage/) ---------------------
+
+    usage_poll_interval = Int(
+        60,
+        config=True,
+        help="""Seconds between two polls of the hub's REST API by the usage service. The
+        managed spawners report starts and stops at once; the poll catches what they could
+        not (servers of other spawners, a stop while the hub was down) and keeps the last
+        activity of running servers.""",
+    )
+
+    @validate("usage_poll_interval")
+    def _check_poll_interval(self, proposal):
+        if not 5 <= proposal.value <= 3600:
+            raise ConfigureError("usage_poll_interval must be between 5 and 3600 seconds")
+        return proposal.value
+
+    usage_rate_card = Dict(
+        config=True,
+        help="""Prices for the usage reports' cost column: ``{"currency": "EUR",
+        "server_hour": 0.01, "cpu_hour": 0.03, "memory_gib_hour": 0.004, "gpu_hour": 0.9,
+        "profiles": {"<slug>": {"gpu_hour": 1.5}}}``. A price not given is 0; a profile's
+        prices fall back to the card's. Empty: reports have no cost.""",
+    )
+
+    @validate("usage_rate_card")
+    def _check_rate_card(self, proposal):
+        from .services.usage.rates import RateCard
+
+        try:
+            RateCard.from_config(proposal.value)
+        except ValueError as e:
+            raise ConfigureError(f"usage_rate_card: {e}") from None
+        return proposal.value
+
+    usage_budgets = Dict(
+        config=True,
+        help="""Monthly budgets of groups from the operator: ``{"<group>": {"server_hours":
+        500}}`` or ``{"<group>": {"cost": 1200}}`` (in the rate card's currency). Hub admins
+        may set budgets in the ``budgets`` section of the hub's settings, which win for
+        their groups. Members see a notice at 80 % and 100 %; nothing is stopped.""",
+    )
+
+    @validate("usage_budgets")
+    def _check_budgets(self, proposal):
+        from .services.usage.budgets import budget_errors
+
+        errors = budget_errors(proposal.value, "usage_budgets")
+        if errors:
+            raise ConfigureError(errors[0])
+        return proposal.value
+
+    usage_split_groups = Bool(
+        False,
+        config=True,
+        help="""Split a session of a user in several groups (on a profile open to all of
+        them) evenly between those groups in reports by group, budgets and metrics. Off:
+        such sessions are billed to ``multiple``.""",
+    )
+    usage_per_user_metrics = Bool(
+        False,
+        config=True,
+        help="""Add per-user series to the usage service's ``/metrics`` (server-hours and
+        running servers by user). Off by default: one series per user can be many.""",
+    )
+    usage_report_groups = List(
+        Unicode(),
+        config=True,
+        help="""Groups whose members hold the usage-report scope
+        (``custom:jhub-managed:usage-reports``): they may read everyone's usage reports and
+        the usage metrics without being hub admins.""",
+    )
+
+    def usage_config(self) -> dict[str, Any]:
+        """What the usage service and the spawners' usage hook need to know."""
+        return {
+            "poll_interval": self.usage_poll_interval,
+            "rate_card": self.usage_rate_card,
+            "budgets": self.usage_budgets,
+            "split_groups": self.usage_split_groups,
+            "per_user_metrics": self.usage_per_user_metrics,
+            "scope": USAGE_SCOPE,
+        }
 
     def check_settings_layers(self) -> None:
         ceilings = Ceilings.from_config(self.ceilings)
@@ -463,6 +550,7 @@ class ManagedHub(Configurable):
                     # left out of usage figures
                     "health_check_user": self.health_check_user,
                     "health": self.health_config(),
+                    "usage": self.usage_config(),
                 }
             ),
             "PYTHONUNBUFFERED": "1",
@@ -497,6 +585,8 @@ class ManagedHub(Configurable):
                 service["oauth_client_allowed_scopes"] = [SETTINGS_SCOPE]
             if name == "health":
                 service["oauth_client_allowed_scopes"] = [HEALTH_SCOPE]
+            if name == "usage":
+                service["oauth_client_allowed_scopes"] = [USAGE_SCOPE]
             services.append(service)
         if self.idle_timeout:
             services.append(
@@ -527,6 +617,12 @@ class ManagedHub(Configurable):
                 "description": "Edit this hub's profiles, announcement and branding",
                 "scopes": [SETTINGS_SCOPE, "access:services!service=config"],
                 "groups": list(self.settings_editor_groups),
+            },
+            {
+                "name": USAGE_ROLE,
+                "description": "Read everyone's usage reports and the usage metrics",
+                "scopes": [USAGE_SCOPE, "access:services!service=usage"],
+                "groups": list(self.usage_report_groups),
             },
         ]
         if self.idle_timeout:
@@ -686,6 +782,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
     scopes = dict(c.JupyterHub.get("custom_scopes", {}) or {})
     scopes[SETTINGS_SCOPE] = {"description": "Edit this hub's profiles, announcement and branding"}
     scopes[HEALTH_SCOPE] = {"description": "Run the health service's deep check on demand"}
+    scopes[USAGE_SCOPE] = {"description": "Read everyone's usage reports and the usage metrics"}
     c.JupyterHub.custom_scopes = scopes
     c.JupyterHub.load_roles = _merge_roles(
         list(c.JupyterHub.get("load_roles", []) or []), hub.roles()

@@ -264,6 +264,36 @@ BRANDING = {
     "additionalProperties": False,
 }
 
+BUDGETS = {
+    "description": (
+        "Monthly budgets of groups, by group name: server-hours, or cost in the rate "
+        "card's currency. Members see a notice at 80 % and 100 %; nothing is stopped. "
+        "A group's budget here replaces the operator's for that group."
+    ),
+    "type": "object",
+    "propertyNames": {"minLength": 1, "maxLength": 255},
+    "maxProperties": 500,
+    "additionalProperties": {
+        "type": "object",
+        "properties": {
+            "server_hours": {
+                "description": "Server-hours the group may use in a calendar month (UTC).",
+                "type": "number",
+                "exclusiveMinimum": 0,
+            },
+            "cost": {
+                "description": "What the group may spend in a calendar month (UTC), in the "
+                "currency of the operator's rate card.",
+                "type": "number",
+                "exclusiveMinimum": 0,
+            },
+        },
+        "minProperties": 1,
+        "maxProperties": 1,
+        "additionalProperties": False,
+    },
+}
+
 SETTINGS_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://jhub-managed.readthedocs.io/schema/settings.json",
@@ -278,6 +308,7 @@ SETTINGS_SCHEMA = {
         },
         "announcement": ANNOUNCEMENT,
         "branding": BRANDING,
+        "budgets": BUDGETS,
     },
     "additionalProperties": False,
 }

@@ -1,10 +1,21 @@
-"""SQLAlchemy models of what jhub-managed keeps: settings versions (more tables follow)."""
+"""SQLAlchemy models of what jhub-managed keeps: settings versions and usage sessions."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -44,3 +55,63 @@ class SettingsVersion(Base):
             "comment": self.comment,
             "restored_from": self.restored_from,
         }
+
+
+class UsageSession(Base):
+    """One server session: from the hub's ``started`` to its stop, with what it asked for.
+
+    Times are UTC seconds since the epoch (floats, rounded to the millisecond): the reports
+    clip and sum them in SQL the same way on SQLite and PostgreSQL. A session is identified
+    by user, server name and start time, so recording it again (the spawner's event, then the
+    collector's poll) changes the one row instead of adding another.
+    """
+
+    __tablename__ = "jhm_usage_sessions"
+    __table_args__ = (
+        UniqueConstraint("user_name", "server_name", "started_at", name="uq_jhm_usage_session"),
+        Index("ix_jhm_usage_sessions_started_at", "started_at"),
+        Index("ix_jhm_usage_sessions_open", "stopped_at"),
+        Index("ix_jhm_usage_sessions_user", "user_name", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_name: Mapped[str] = mapped_column(String(255))
+    server_name: Mapped[str] = mapped_column(String(255), default="")
+    started_at: Mapped[float] = mapped_column(Float)
+    last_activity_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stopped_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: how the stop was known: ``spawner`` (seen stopping) or ``last_activity`` (it ended
+    #: while nobody watched and was closed at its last known activity); empty while running
+    stop_source: Mapped[str] = mapped_column(String(32), default="")
+    #: how the start was known: ``spawner`` (the managed spawner's event) or ``poll``
+    start_source: Mapped[str] = mapped_column(String(32), default="")
+    groups: Mapped[list] = mapped_column(JSON, default=list)
+    profile: Mapped[str] = mapped_column(String(255), default="")
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    cpu_guarantee: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cpu_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: bytes
+    mem_guarantee: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mem_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    gpu_guarantee: Mapped[float | None] = mapped_column(Float, nullable=True)
+    gpu_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: who pays (see :mod:`jhub_managed.store.attribution`): a group, ``none``,
+    #: ``multiple``, ``staff`` or the health-check user's marker
+    billing_group: Mapped[str] = mapped_column(String(255))
+    billable: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class UsageShare(Base):
+    """The share of a session each group pays when the operator splits sessions evenly.
+
+    One row per session and group (a session billed to one group has one row with share 1).
+    """
+
+    __tablename__ = "jhm_usage_shares"
+    __table_args__ = (Index("ix_jhm_usage_shares_group", "group_name"),)
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("jhm_usage_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    share: Mapped[float] = mapped_column(Float)

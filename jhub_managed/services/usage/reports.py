@@ -1,0 +1,594 @@
+"""Usage reports: aggregation queries over the recorded sessions, done by the database.
+
+Every function here is pure apart from reading the store through the ``engine`` it is
+given: no hub, no request, no clock (``now`` is an argument). Pages, the REST API, the
+metrics and the budget notice all build on them.
+
+- :func:`parse_report_query` checks a report request and names every problem;
+- :func:`usage_report` is the report of ``/api/report`` (rows by user, group or profile,
+  totals, active users); :func:`report_csv` the same rows as CSV;
+- :func:`daily_usage` the server-hours of each day by group, user or profile (charts);
+- :func:`active_users_series` distinct active users per day, week or month (charts);
+- :func:`user_usage` one user's own use this month and last (``/api/me``, the user page).
+
+Time in a range is counted from ``start`` 00:00 UTC to the end of ``end`` (inclusive);
+a session is clipped to the range, and one still running counts up to ``now``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Engine, Float, Integer, and_, case, func, literal, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from ...store.models import UsageSession, UsageShare
+from .rates import RateCard
+
+GROUP_BY = ("user", "group", "profile")
+FORMATS = ("json", "csv")
+MAX_RANGE_DAYS = 400
+DAY = 86400.0
+GIB = float(1024**3)
+#: the figures of every row, in the order of the CSV columns
+FIGURES = (
+    "sessions",
+    "server_hours",
+    "cpu_hours",
+    "memory_gib_hours",
+    "gpu_hours",
+    "running",
+    "average_session_hours",
+)
+
+_T = UsageSession.__table__.c
+_S = UsageShare.__table__.c
+
+
+class ReportQueryError(ValueError):
+    """A report request that can't be answered; ``errors`` says every reason."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    start: date
+    end: date
+    group_by: str = "group"
+    format: str = "json"
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def parse_date(value: str) -> date:
+    """``YYYY-MM-DD`` exactly; ``ValueError`` otherwise."""
+    if not isinstance(value, str) or len(value) != 10 or value[4] != "-" or value[7] != "-":
+        raise ValueError(value)
+    return date.fromisoformat(value)
+
+
+def parse_report_query(args: Mapping[str, Any], *, today: date) -> ReportQuery:
+    """Check the arguments of a report request (each a string or a list of them).
+
+    ``start`` and ``end`` default to the first of this month and ``today``; ``group_by``
+    to ``group``; ``format`` to ``json``. Raises :class:`ReportQueryError` with every
+    problem: a malformed date, ``end`` before ``start``, a range over 400 days, an unknown
+    ``group_by`` or ``format``, an argument given twice or one that does not exist.
+    """
+    errors: list[str] = []
+    values: dict[str, str] = {}
+    known = {"start", "end", "group_by", "format"}
+    for key, value in args.items():
+        if key not in known:
+            errors.append(
+                f"unknown argument '{_short(key)}' (arguments: start, end, group_by, format)"
+            )
+            continue
+        if isinstance(value, list | tuple):
+            if len(value) != 1:
+                errors.append(f"'{key}' must be given once")
+                continue
+            value = value[0]
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        values[key] = str(value)
+    dates: dict[str, date] = {}
+    for key, fallback in (("start", today.replace(day=1)), ("end", today)):
+        if key not in values:
+            dates[key] = fallback
+            continue
+        try:
+            dates[key] = parse_date(values[key])
+        except ValueError:
+            errors.append(f"'{key}' must be a date as YYYY-MM-DD, not '{_short(values[key])}'")
+    group_by = values.get("group_by", "group")
+    if group_by not in GROUP_BY:
+        errors.append(f"'group_by' must be one of user, group, profile, not '{_short(group_by)}'")
+    fmt = values.get("format", "json")
+    if fmt not in FORMATS:
+        errors.append(f"'format' must be json or csv, not '{_short(fmt)}'")
+    if "start" in dates and "end" in dates:
+        if dates["end"] < dates["start"]:
+            errors.append(f"'end' ({dates['end']}) is before 'start' ({dates['start']})")
+        elif (dates["end"] - dates["start"]).days + 1 > MAX_RANGE_DAYS:
+            errors.append(
+                f"the range is {(dates['end'] - dates['start']).days + 1} days; "
+                f"at most {MAX_RANGE_DAYS} days can be asked for at once"
+            )
+    if errors:
+        raise ReportQueryError(errors)
+    return ReportQuery(dates["start"], dates["end"], group_by, fmt)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def day_start(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+
+
+def range_bounds(start: date, end: date) -> tuple[float, float]:
+    """UTC seconds of ``start`` 00:00 and of the day after ``end`` 00:00."""
+    return day_start(start), day_start(end + timedelta(days=1))
+
+
+# -- the shared SQL --------------------------------------------------------------------------
+
+
+class whole_days(FunctionElement):
+    """The whole number of days in a non-negative number of seconds.
+
+    ``CAST(x AS INTEGER)`` truncates on SQLite but rounds on PostgreSQL, which has
+    ``floor``; SQLite may be built without it.
+    """
+
+    type = Integer()
+    inherit_cache = True
+    name = "whole_days"
+
+
+@compiles(whole_days)
+def _whole_days_sqlite(element, compiler, **kw):
+    return f"CAST(({compiler.process(element.clauses, **kw)}) / {DAY} AS INTEGER)"
+
+
+@compiles(whole_days, "postgresql")
+def _whole_days_postgresql(element, compiler, **kw):
+    return f"CAST(floor(({compiler.process(element.clauses, **kw)}) / {DAY}) AS INTEGER)"
+
+
+def _clipped(rs: float, re: float, now: float) -> tuple[ColumnElement, ColumnElement]:
+    """Start and end of each session clipped to ``[rs, re)``, running ones up to ``now``."""
+    stop = func.coalesce(_T.stopped_at, literal(now, Float))
+    end_clip = case((stop < re, stop), else_=literal(re, Float))
+    start_clip = case((_T.started_at > rs, _T.started_at), else_=literal(rs, Float))
+    return start_clip, end_clip
+
+
+def _overlaps(rs: float, re: float, now: float) -> ColumnElement:
+    """Sessions with time in ``[rs, re)``."""
+    return and_(
+        _T.started_at < re,
+        or_(_T.stopped_at > rs, and_(_T.stopped_at.is_(None), literal(now, Float) > rs)),
+    )
+
+
+def _key_column(group_by: str, split: bool) -> ColumnElement:
+    if group_by == "user":
+        return _T.user_name
+    if group_by == "profile":
+        return _T.profile
+    return _S.group_name if split else _T.billing_group
+
+
+def _aggregate(
+    engine: Engine,
+    *,
+    rs: float,
+    re: float,
+    now: float,
+    group_by: str,
+    split: bool,
+    where: ColumnElement | None = None,
+) -> list[Any]:
+    """One row per (key, billable, profile): sessions, hours and resource-hours."""
+    start_clip, end_clip = _clipped(rs, re, now)
+    duration = end_clip - start_clip
+    use_shares = split and group_by == "group"
+    share = _S.share if use_shares else literal(1.0, Float)
+    weighted = duration * share
+    key = _key_column(group_by, split).label("key")
+    columns = [
+        key,
+        _T.billable.label("billable"),
+        _T.profile.label("profile_slug"),
+        func.sum(share).label("sessions"),
+        func.sum(weighted).label("seconds"),
+        func.sum(weighted * func.coalesce(_T.cpu_guarantee, _T.cpu_limit, 0.0)).label("cpu"),
+        func.sum(weighted * func.coalesce(_T.mem_guarantee, _T.mem_limit, 0.0)).label("mem"),
+        func.sum(weighted * func.coalesce(_T.gpu_limit, _T.gpu_guarantee, 0.0)).label("gpu"),
+        func.sum(case((_T.stopped_at.is_(None), share), else_=0.0)).label("running"),
+    ]
+    table = UsageSession.__table__
+    if use_shares:
+        table = table.join(UsageShare.__table__, _S.session_id == _T.id)
+    condition = _overlaps(rs, re, now)
+    if where is not None:
+        condition = and_(condition, where)
+    query = (
+        select(*columns).select_from(table).where(condition).group_by(key, _T.billable, _T.profile)
+    )
+    with engine.connect() as connection:
+        return list(connection.execute(query))
+
+
+def _empty_figures() -> dict[str, float]:
+    return {
+        "sessions": 0.0,
+        "seconds": 0.0,
+        "cpu": 0.0,
+        "mem": 0.0,
+        "gpu": 0.0,
+        "running": 0.0,
+        "cost": 0.0,
+    }
+
+
+def _fold(raw_rows, rate_card: RateCard | None) -> dict[tuple[str, bool], dict[str, float]]:
+    folded: dict[tuple[str, bool], dict[str, float]] = {}
+    for row in raw_rows:
+        figures = folded.setdefault((row.key or "", bool(row.billable)), _empty_figures())
+        seconds, cpu, mem, gpu = (float(v or 0.0) for v in (row.seconds, row.cpu, row.mem, row.gpu))
+        figures["sessions"] += float(row.sessions or 0.0)
+        figures["seconds"] += seconds
+        figures["cpu"] += cpu
+        figures["mem"] += mem
+        figures["gpu"] += gpu
+        figures["running"] += float(row.running or 0.0)
+        if rate_card is not None:
+            prices = rate_card.prices_for(row.profile_slug or "")
+            figures["cost"] += prices.cost(seconds / 3600, cpu / 3600, mem / GIB / 3600, gpu / 3600)
+    return folded
+
+
+def _count(value: float) -> float | int:
+    """Counts are whole unless sessions are split between groups."""
+    rounded = round(value, 4)
+    return int(rounded) if rounded == int(rounded) else rounded
+
+
+def _row(key: str, billable: bool, f: Mapping[str, float], rate_card: RateCard | None) -> dict:
+    hours = f["seconds"] / 3600
+    row: dict[str, Any] = {
+        "key": key,
+        "billable": billable,
+        "sessions": _count(f["sessions"]),
+        "server_hours": round(hours, 4),
+        "cpu_hours": round(f["cpu"] / 3600, 4),
+        "memory_gib_hours": round(f["mem"] / GIB / 3600, 4),
+        "gpu_hours": round(f["gpu"] / 3600, 4),
+        "running": _count(f["running"]),
+        "average_session_hours": round(hours / f["sessions"], 4) if f["sessions"] else 0.0,
+    }
+    if rate_card is not None:
+        row["cost"] = round(f["cost"], 2)
+    return row
+
+
+def _totals(rows: list[dict], rate_card: RateCard | None) -> dict:
+    totals: dict[str, Any] = {name: 0.0 for name in FIGURES if name != "average_session_hours"}
+    for row in rows:
+        for name in totals:
+            totals[name] += row[name]
+    for name in ("server_hours", "cpu_hours", "memory_gib_hours", "gpu_hours"):
+        totals[name] = round(totals[name], 4)
+    for name in ("sessions", "running"):
+        totals[name] = _count(totals[name])
+    totals["average_session_hours"] = (
+        round(totals["server_hours"] / totals["sessions"], 4) if totals["sessions"] else 0.0
+    )
+    if rate_card is not None:
+        totals["cost"] = round(sum(row["cost"] for row in rows), 2)
+    return totals
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+def usage_report(
+    engine: Engine,
+    query: ReportQuery,
+    *,
+    now: float,
+    rate_card: RateCard | None = None,
+    split: bool = False,
+) -> dict[str, Any]:
+    """The report of ``GET /api/report`` (see the contracts in the docs).
+
+    ``rows`` come billable first, then those kept out of billing (staff, the health-check
+    user), each sorted by server-hours, largest first; ``totals`` add up the billable rows
+    and ``not_billable`` the others. ``split`` divides a session of a user in several
+    groups evenly between them (``group_by=group`` only; shares of sessions are then
+    fractions). Without a rate card there is no ``cost`` and no ``currency``.
+    """
+    rs, re = range_bounds(query.start, query.end)
+    raw = _aggregate(engine, rs=rs, re=re, now=now, group_by=query.group_by, split=split)
+    folded = _fold(raw, rate_card)
+    rows = [_row(key, billable, f, rate_card) for (key, billable), f in folded.items()]
+    rows.sort(key=lambda r: (not r["billable"], -r["server_hours"], r["key"]))
+    billable = [r for r in rows if r["billable"]]
+    report: dict[str, Any] = {
+        "start": query.start.isoformat(),
+        "end": query.end.isoformat(),
+        "group_by": query.group_by,
+        "split": bool(split and query.group_by == "group"),
+        "generated_at": _iso(now),
+        "rows": rows,
+        "totals": _totals(billable, rate_card),
+        "not_billable": _totals([r for r in rows if not r["billable"]], rate_card),
+        "active_users": active_users(engine, query.start, query.end, now=now),
+    }
+    if rate_card is not None:
+        report["currency"] = rate_card.currency
+    return report
+
+
+def report_columns(report: Mapping[str, Any]) -> list[str]:
+    columns = [report["group_by"], "billable", *FIGURES]
+    if "currency" in report:
+        columns += ["cost", "currency"]
+    return columns
+
+
+def report_csv(report: Mapping[str, Any]) -> str:
+    """The rows of a report as CSV: one header line, then one line per row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    columns = report_columns(report)
+    writer.writerow(columns)
+    for row in report["rows"]:
+        line = [_csv_safe(row["key"]), "true" if row["billable"] else "false"]
+        line += [row[name] for name in FIGURES]
+        if "currency" in report:
+            line += [f"{row['cost']:.2f}", report["currency"]]
+        writer.writerow(line)
+    return out.getvalue()
+
+
+def _csv_safe(value: str) -> str:
+    """Keep a spreadsheet from reading a user or group name as a formula."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# -- active users --------------------------------------------------------------------------
+
+
+def _active_days(engine: Engine, start: date, end: date, now: float) -> dict[int, set[str]]:
+    """Users with billable time on each day of the range, by day index from ``start``."""
+    rs, re = range_bounds(start, end)
+    start_clip, end_clip = _clipped(rs, re, now)
+    first = whole_days(start_clip - rs).label("d0")
+    last = whole_days(end_clip - rs - 0.001).label("d1")
+    query = (
+        select(_T.user_name, first, last)
+        .where(_overlaps(rs, re, now), _T.billable.is_(True), end_clip > start_clip)
+        .distinct()
+    )
+    days: dict[int, set[str]] = defaultdict(set)
+    with engine.connect() as connection:
+        for user_name, d0, d1 in connection.execute(query):
+            for day in range(int(d0), max(int(d0), int(d1)) + 1):
+                days[day].add(user_name)
+    return days
+
+
+def _periods(start: date, end: date, period: str) -> list[tuple[date, date]]:
+    """Calendar days, ISO weeks (Monday first) or months touching the range, clipped to it."""
+    periods = []
+    cursor = start
+    while cursor <= end:
+        if period == "day":
+            last = cursor
+        elif period == "week":
+            last = cursor + timedelta(days=6 - cursor.weekday())
+        else:
+            following = (cursor.replace(day=28) + timedelta(days=4)).replace(day=1)
+            last = following - timedelta(days=1)
+        last = min(last, end)
+        periods.append((cursor, last))
+        cursor = last + timedelta(days=1)
+    return periods
+
+
+def active_users_series(
+    engine: Engine, start: date, end: date, *, now: float, period: str = "day"
+) -> list[dict[str, Any]]:
+    """Distinct users with billable use in each day, ISO week or month of the range.
+
+    ``[{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD", "users": N}, ...]``; periods are
+    clipped to the range.
+    """
+    if period not in ("day", "week", "month"):
+        raise ValueError(f"period must be day, week or month, not {period!r}")
+    days = _active_days(engine, start, end, now)
+    series = []
+    for first, last in _periods(start, end, period):
+        users: set[str] = set()
+        for index in range((first - start).days, (last - start).days + 1):
+            users |= days.get(index, set())
+        series.append({"start": first.isoformat(), "end": last.isoformat(), "users": len(users)})
+    return series
+
+
+def active_users(engine: Engine, start: date, end: date, *, now: float) -> dict[str, Any]:
+    """Average distinct active users per day, per ISO week and per month of the range, and
+    the distinct users of the whole range (``total``)."""
+    days = _active_days(engine, start, end, now)
+    result: dict[str, Any] = {}
+    for name, period in (("daily", "day"), ("weekly", "week"), ("monthly", "month")):
+        counts = []
+        for first, last in _periods(start, end, period):
+            users: set[str] = set()
+            for index in range((first - start).days, (last - start).days + 1):
+                users |= days.get(index, set())
+            counts.append(len(users))
+        result[name] = round(sum(counts) / len(counts), 2) if counts else 0.0
+    everyone: set[str] = set()
+    for users in days.values():
+        everyone |= users
+    result["total"] = len(everyone)
+    return result
+
+
+# -- per-day series -------------------------------------------------------------------------
+
+
+def daily_usage(
+    engine: Engine,
+    start: date,
+    end: date,
+    *,
+    now: float,
+    group_by: str = "group",
+    split: bool = False,
+    billable_only: bool = True,
+) -> dict[str, Any]:
+    """Server-hours of each day of the range by group, user or profile, for charts.
+
+    ``{"days": ["YYYY-MM-DD", ...], "series": {key: [hours per day, ...]}}``, keys sorted
+    by their total, largest first. Sessions are cut at midnight UTC, so a session over two
+    days counts on both.
+    """
+    if group_by not in GROUP_BY:
+        raise ValueError(f"group_by must be one of {', '.join(GROUP_BY)}")
+    rs, re = range_bounds(start, end)
+    n_days = (end - start).days + 1
+    start_clip, end_clip = _clipped(rs, re, now)
+    use_shares = split and group_by == "group"
+    share = _S.share if use_shares else literal(1.0, Float)
+    key = _key_column(group_by, split).label("key")
+    d0 = whole_days(start_clip - rs)
+    d1 = whole_days(end_clip - rs - 0.001)
+    table = UsageSession.__table__
+    if use_shares:
+        table = table.join(UsageShare.__table__, _S.session_id == _T.id)
+    condition = and_(_overlaps(rs, re, now), end_clip > start_clip)
+    if billable_only:
+        condition = and_(condition, _T.billable.is_(True))
+    one_day = (
+        select(key, d0.label("day"), func.sum((end_clip - start_clip) * share).label("seconds"))
+        .select_from(table)
+        .where(condition, d0 == d1)
+        .group_by(key, d0)
+    )
+    many_days = (
+        select(key, start_clip.label("s"), end_clip.label("e"), share.label("share"))
+        .select_from(table)
+        .where(condition, d0 != d1)
+    )
+    series: dict[str, list[float]] = defaultdict(lambda: [0.0] * n_days)
+    with engine.connect() as connection:
+        for row in connection.execute(one_day):
+            series[row.key or ""][int(row.day)] += float(row.seconds or 0.0)
+        for row in connection.execute(many_days):
+            s, e = float(row.s), float(row.e)
+            day = int((s - rs) // DAY)
+            while s < e and day < n_days:
+                cut = min(e, rs + (day + 1) * DAY)
+                series[row.key or ""][day] += (cut - s) * float(row.share)
+                s, day = cut, day + 1
+    ordered = sorted(series.items(), key=lambda kv: (-sum(kv[1]), kv[0]))
+    return {
+        "days": [(start + timedelta(days=i)).isoformat() for i in range(n_days)],
+        "series": {k: [round(v / 3600, 4) for v in values] for k, values in ordered},
+    }
+
+
+# -- one user's own use ---------------------------------------------------------------------
+
+
+def month_range(day: date) -> tuple[date, date]:
+    """First and last day of the month of ``day``."""
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def user_usage(
+    engine: Engine,
+    user_name: str,
+    *,
+    now: float,
+    rate_card: RateCard | None = None,
+) -> dict[str, Any]:
+    """One user's own use this month and last (UTC), with the sessions now running.
+
+    ``{"user", "this_month": {"start", "end", figures...}, "last_month": {...},
+    "running": [{"server_name", "profile", "started", "hours"}], "currency"?}``. Cost is
+    there when the operator has a rate card; the user's groups' budgets are added by the
+    caller (:mod:`.budgets`).
+    """
+    today = datetime.fromtimestamp(now, timezone.utc).date()
+    this_first, this_last = month_range(today)
+    last_first, last_last = month_range(this_first - timedelta(days=1))
+    result: dict[str, Any] = {"user": user_name}
+    for name, (first, last) in (
+        ("this_month", (this_first, this_last)),
+        ("last_month", (last_first, last_last)),
+    ):
+        rs, re = range_bounds(first, last)
+        raw = _aggregate(
+            engine,
+            rs=rs,
+            re=re,
+            now=now,
+            group_by="user",
+            split=False,
+            where=_T.user_name == user_name,
+        )
+        folded = _fold(raw, rate_card)
+        figures = _empty_figures()
+        for f in folded.values():
+            for k in figures:
+                figures[k] += f[k]
+        row = _row(user_name, True, figures, rate_card)
+        row.pop("key")
+        row.pop("billable")
+        result[name] = {"start": first.isoformat(), "end": last.isoformat(), **row}
+    with engine.connect() as connection:
+        running = connection.execute(
+            select(_T.server_name, _T.profile, _T.started_at)
+            .where(_T.user_name == user_name, _T.stopped_at.is_(None))
+            .order_by(_T.started_at)
+        ).all()
+    result["running"] = [
+        {
+            "server_name": r.server_name,
+            "profile": r.profile,
+            "started": _iso(r.started_at),
+            "hours": round(max(0.0, now - r.started_at) / 3600, 4),
+        }
+        for r in running
+    ]
+    if rate_card is not None:
+        result["currency"] = rate_card.currency
+    return result
