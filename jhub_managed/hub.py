@@ -514,7 +514,10 @@ class ManagedHub(Configurable):
     )
 
     def usage_config(self) -> dict[str, Any]:
-        """What the usage service and the spawners' usage hook need to know."""
+        """What the usage service needs to know (in ``$JHUB_MANAGED_CONFIG``)."""
+        from .store.attribution import DEFAULT_CHECK_USER
+
+        authenticator = self.config.get("ManagedAuthenticatorMixin") or {}
         return {
             "poll_interval": self.usage_poll_interval,
             "rate_card": self.usage_rate_card,
@@ -522,6 +525,12 @@ class ManagedHub(Configurable):
             "split_groups": self.usage_split_groups,
             "per_user_metrics": self.usage_per_user_metrics,
             "scope": USAGE_SCOPE,
+            # staff and the check user are kept out of billing: named as the managed
+            # authenticators name them
+            "staff_group": authenticator.get("staff_group", "staff"),
+            "check_user": authenticator.get("health_check_user", DEFAULT_CHECK_USER),
+            # jupyterhub_user_group_info's namespace label: the hub pod's namespace
+            "namespace": os.environ.get("POD_NAMESPACE") or self.hub_name,
         }
 
     def check_settings_layers(self) -> None:
@@ -751,6 +760,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         section.hub_values = hub.hub_values
         section.ceilings = hub.ceilings
         section.hub_name = hub.hub_name
+        section.usage_events = "usage" in hub.services
     if hub.shared_storage:
         c.ManagedKubeSpawner.shared_storage = hub.shared_storage
     if hub.home_storage:

@@ -50,7 +50,12 @@ def test_migrations_run_from_empty_and_twice(db_url):
     engine = create_engine_for(db_url)
     try:
         upgrade(engine)
-        assert table_names(db_url) == {"jhm_settings_versions", "jhm_alembic_version"}
+        assert table_names(db_url) == {
+            "jhm_settings_versions",
+            "jhm_alembic_version",
+            "jhm_usage_sessions",
+            "jhm_usage_shares",
+        }
         store = SettingsStore(engine, migrate=False)
         store.save(DOC_A, author="ada", expected_version=0)
 
@@ -61,7 +66,7 @@ def test_migrations_run_from_empty_and_twice(db_url):
             revisions = connection.execute(
                 text("SELECT version_num FROM jhm_alembic_version")
             ).all()
-        assert [r[0] for r in revisions] == ["0001"]
+        assert [r[0] for r in revisions] == ["0002"]
         assert store.current_version() == 1
         assert store.get(1).document == DOC_A
     finally:
@@ -116,12 +121,17 @@ def test_processes_migrating_a_new_database_at_once(db_url, tmp_path):
                 process.kill()
                 process.wait()
 
-    assert table_names(db_url) == {"jhm_settings_versions", "jhm_alembic_version"}
+    assert table_names(db_url) == {
+        "jhm_settings_versions",
+        "jhm_alembic_version",
+        "jhm_usage_sessions",
+        "jhm_usage_shares",
+    }
     store = SettingsStore(db_url)
     try:
         with store.engine.connect() as connection:
             revisions = connection.execute(text("SELECT version_num FROM jhm_alembic_version"))
-            assert [r[0] for r in revisions] == ["0001"]
+            assert [r[0] for r in revisions] == ["0002"]
         assert store.save(DOC_A, author="ada", expected_version=0).version == 1
     finally:
         store.dispose()

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import object_session
 from tornado import web
-from traitlets import Dict, Unicode, default, observe
+from traitlets import Bool, Dict, Unicode, default, observe
 from traitlets.config import Configurable
 
 from ..services.health import spawnreport
@@ -22,7 +22,9 @@ from ..settings import (
     select_profile,
 )
 from ..spawn_form import render_profile_form
+from ..store.attribution import DEFAULT_CHECK_USER
 from ..store.source import SettingsSource
+from .usage_events import RESOURCE_TRAITS, UsageEvents, session_facts
 
 
 class ManagedSpawnerMixin(Configurable):
@@ -235,6 +237,89 @@ class ManagedSpawnerMixin(Configurable):
 
     def apply_override(self, override: dict[str, Any]) -> None:  # pragma: no cover
         raise NotImplementedError
+
+    # -- usage: exact starts and stops (the logic is in usage_events.py) ---------------------
+
+    usage_events = Bool(
+        True,
+        config=True,
+        help="""Record each server's start and stop in the usage store, from the spawner
+        (exact times). Set by :func:`jhub_managed.hub.configure` when the usage service
+        runs.""",
+    )
+
+    _usage_facts = None
+    _usage_stop_requested = False
+    _usage_seen: tuple = (None, None)
+
+    def _usage_session_facts(self, started):
+        """This server's session as the usage store keeps it; ``None`` if it can't be said."""
+        try:
+            selection = self.managed_selection
+            if selection is None and self.user_options and self.managed_profiles():
+                try:
+                    selection = self.select(self.user_options)
+                except Exception:
+                    selection = None
+            authenticator = getattr(self, "authenticator", None)
+            return session_facts(
+                user_name=self.user.name,
+                server_name=self.name,
+                started=started,
+                groups=self.user_group_names(),
+                user_options=self.user_options,
+                profile=selection.profile if selection else None,
+                spawner_resources={k: getattr(self, k, None) for k in RESOURCE_TRAITS},
+                override=selection.override if selection else None,
+                last_activity=self.orm_spawner.last_activity,
+                staff_group=getattr(authenticator, "staff_group", "staff"),
+                check_user=getattr(authenticator, "health_check_user", DEFAULT_CHECK_USER),
+            )
+        except Exception:
+            self.log.exception("Usage: can't describe the session of %s", self._log_name)
+            return None
+
+    def run_pre_spawn_hook(self):
+        """The hub has set ``started``: the session begins (recorded in the background)."""
+        if self.usage_events:
+            self._usage_stop_requested = False
+            self._usage_facts = self._usage_session_facts(self.orm_spawner.started)
+            if self._usage_facts is not None:
+                UsageEvents.for_store(self.settings_db_url).started(self._usage_facts)
+        return super().run_pre_spawn_hook()
+
+    async def poll(self):
+        # the hub clears ``started`` and moves ``last_activity`` before the post-stop hook:
+        # remember them while the server is known to run
+        orm_spawner = getattr(self, "orm_spawner", None)
+        if orm_spawner is not None and orm_spawner.started:
+            self._usage_seen = (orm_spawner.started, orm_spawner.last_activity)
+        return await super().poll()
+
+    async def stop(self, now=False):
+        self._usage_stop_requested = True
+        return await super().stop(now=now)
+
+    def run_post_stop_hook(self):
+        """The session ends: seen stopping, or found gone (closed at its last activity)."""
+        if self.usage_events:
+            try:
+                facts = self._usage_facts
+                started, last_activity = self._usage_seen
+                if facts is None and started is not None:
+                    facts = self._usage_session_facts(started)
+                if facts is not None:
+                    UsageEvents.for_store(self.settings_db_url).stopped(
+                        facts,
+                        seen=self._usage_stop_requested,
+                        last_activity=last_activity,
+                    )
+            except Exception:
+                self.log.exception("Usage: can't record the stop of %s", self._log_name)
+            self._usage_facts = None
+            self._usage_seen = (None, None)
+            self._usage_stop_requested = False
+        return super().run_post_stop_hook()
 
 
 def _reason(status: int) -> str:

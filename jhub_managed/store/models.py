@@ -115,3 +115,18 @@ class UsageShare(Base):
     )
     group_name: Mapped[str] = mapped_column(String(255), primary_key=True)
     share: Mapped[float] = mapped_column(Float)
+
+
+class UsageActiveDay(Base):
+    """A user had billable server time on a day (UTC): what active-user counts are made of.
+
+    Written with the sessions (their first day when they start, every day up to their stop
+    when they stop, and up to today while they run), so that counting active users is an
+    index range scan instead of a pass over the sessions.
+    """
+
+    __tablename__ = "jhm_usage_active_days"
+
+    #: days since 1970-01-01 (UTC)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    user_name: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -22,9 +22,8 @@ from typing import Any
 from sqlalchemy import Engine, and_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..settings.quantities import parse_memory
 from .attribution import Attribution
-from .models import UsageSession, UsageShare
+from .models import UsageActiveDay, UsageSession, UsageShare
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +85,10 @@ def requested_resources(*layers: Mapping[str, Any] | None) -> dict[str, float | 
     ``kubespawner_override``); later ones win. GPUs come from ``extra_resource_limits`` and
     ``extra_resource_guarantees`` (any ``*/gpu`` resource, e.g. ``nvidia.com/gpu``).
     """
+    # imported here: the settings package is slow to import, and the usage service's pages
+    # and reports do not need it
+    from ..settings.quantities import parse_memory
+
     merged: dict[str, Any] = {}
     for layer in layers:
         for key, value in (layer or {}).items():
@@ -171,6 +174,31 @@ def _insert_ignore(connection, values: dict[str, Any]) -> int | None:
     return row[0] if row else None
 
 
+def days_of(started_at: float, ended_at: float) -> range:
+    """The UTC days (since the epoch) a stretch of time touches."""
+    first = int(started_at // 86400)
+    last = int(max(started_at, ended_at - 0.001) // 86400)
+    return range(first, last + 1)
+
+
+def _mark_active(connection, pairs: set[tuple[int, str]]) -> None:
+    """Record that these (day, user) had billable server time (idempotent)."""
+    if not pairs:
+        return
+    table = UsageActiveDay.__table__
+    if connection.dialect.name == "postgresql":
+        statement = postgresql.insert(table).on_conflict_do_nothing()
+    else:
+        statement = sqlite.insert(table).on_conflict_do_nothing()
+    connection.execute(statement, [{"day": d, "user_name": u} for d, u in sorted(pairs)])
+
+
+def _active_pairs(user_name: str, started_at: float, ended_at: float, billable: bool):
+    if not billable:
+        return set()
+    return {(day, user_name) for day in days_of(started_at, ended_at)}
+
+
 def _insert_shares(connection, session_id: int, attribution: Attribution) -> None:
     connection.execute(
         UsageShare.__table__.insert(),
@@ -199,6 +227,15 @@ class UsageRecorder:
             session_id = _insert_ignore(connection, facts.row(source))
             if session_id is not None:
                 _insert_shares(connection, session_id, facts.attribution)
+                _mark_active(
+                    connection,
+                    _active_pairs(
+                        facts.user_name,
+                        facts.started_at,
+                        facts.started_at,
+                        facts.attribution.billable,
+                    ),
+                )
         return session_id is not None
 
     def record_stop(
@@ -228,7 +265,14 @@ class UsageRecorder:
             values: dict[str, Any] = {"stopped_at": stopped_at, "stop_source": source}
             if last_activity_at is not None:
                 values["last_activity_at"] = max(last_activity_at, facts.started_at)
-            connection.execute(update(UsageSession).where(key, replaceable).values(**values))
+            changed = connection.execute(
+                update(UsageSession).where(key, replaceable).values(**values).returning(_T.billable)
+            ).first()
+            if changed is not None:
+                _mark_active(
+                    connection,
+                    _active_pairs(facts.user_name, facts.started_at, stopped_at, changed[0]),
+                )
 
     def reconcile(
         self,
@@ -250,9 +294,15 @@ class UsageRecorder:
         with self.engine.begin() as connection:
             open_rows = connection.execute(
                 select(
-                    _T.id, _T.user_name, _T.server_name, _T.started_at, _T.last_activity_at
+                    _T.id,
+                    _T.user_name,
+                    _T.server_name,
+                    _T.started_at,
+                    _T.last_activity_at,
+                    _T.billable,
                 ).where(_T.stopped_at.is_(None))
             ).all()
+            active: set[tuple[int, str]] = set()
             by_server: dict[tuple[str, str], list] = {}
             for row in open_rows:
                 by_server.setdefault((row.user_name, row.server_name), []).append(row)
@@ -262,6 +312,9 @@ class UsageRecorder:
                 match = next((r for r in rows if r.started_at == server.started_at), None)
                 if match is not None:
                     seen_ids.add(match.id)
+                    active |= _active_pairs(
+                        match.user_name, match.started_at, snapshot_at, match.billable
+                    )
                     if server.last_activity_at and server.last_activity_at > (
                         match.last_activity_at or 0
                     ):
@@ -278,6 +331,12 @@ class UsageRecorder:
                 session_id = _insert_ignore(connection, facts.row(POLL))
                 if session_id is not None:
                     _insert_shares(connection, session_id, facts.attribution)
+                    active |= _active_pairs(
+                        facts.user_name,
+                        facts.started_at,
+                        max(snapshot_at, facts.started_at),
+                        facts.attribution.billable,
+                    )
                     result.opened += 1
             for row in open_rows:
                 if row.id in seen_ids or row.started_at >= snapshot_at:
@@ -288,5 +347,7 @@ class UsageRecorder:
                     .where(_T.id == row.id, _T.stopped_at.is_(None))
                     .values(stopped_at=closed_at, stop_source=LAST_ACTIVITY)
                 )
+                active |= _active_pairs(row.user_name, row.started_at, closed_at, row.billable)
                 result.closed += 1
+            _mark_active(connection, active)
         return result

@@ -1,11 +1,33 @@
-"""The usage service application."""
+"""The usage service application: ``/services/usage/``.
+
+- ``/api/report`` (usage-report scope): reports by user, group or profile, JSON or CSV;
+- ``/api/me`` (any logged-in user): their own use this month and last, and their groups'
+  budgets;
+- ``/metrics`` (usage-report scope): Prometheus;
+- the collector polls the hub's REST API into the store (see :mod:`.collector`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
 from tornado import web
 
+from ...store import create_engine_for, upgrade
+from ...store.attribution import DEFAULT_CHECK_USER, STAFF
+from ...store.usage import UsageRecorder
 from ..base import BaseHandler, ServiceApp
 from ..hubapi import HubAPI
+from . import api
+from .budgets import budget_use, budgets_in_force
+from .metrics import UsageMetrics
+from .rates import RateCard
+
+DEFAULT_SCOPE = "custom:jhub-managed:usage-reports"
 
 
 class FrontPage(BaseHandler):
@@ -31,7 +53,103 @@ class UsageService(ServiceApp):
     title = "Usage"
 
     def init_service(self) -> None:
+        config = self.suite_config
+        usage: dict[str, Any] = config.get("usage") or {}
+        self.usage_scope = usage.get("scope") or DEFAULT_SCOPE
+        self.rate_card = RateCard.from_config(usage.get("rate_card"))
+        self.split = bool(usage.get("split_groups"))
+        self.operator_budgets = usage.get("budgets") or {}
+        self.engine = create_engine_for(config["db_url"])
+        upgrade(self.engine)
+        self.recorder = UsageRecorder(self.engine)
         self.hub_api = HubAPI()
+        self.readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="usage-reader")
+        #: made once the service listens (see run()): the settings package takes a while
+        #: to import, and the hub gives a service only so long to answer
+        self.source = None
+        self.collector = None
+        self.metrics = UsageMetrics(
+            self.engine,
+            namespace=usage.get("namespace") or config.get("hub_name") or "",
+            split=self.split,
+            per_user=bool(usage.get("per_user_metrics")),
+        )
+        self._budget_use: list[dict] = []
+        self._budget_lock = threading.Lock()
+
+    def init_collector(self) -> None:
+        """The settings source and the collector (in a thread, after the service listens)."""
+        from ...store.source import SettingsSource
+        from .collector import Collector
+
+        config = self.suite_config
+        usage = config.get("usage") or {}
+        self.source = SettingsSource(
+            config["db_url"],
+            operator_defaults=config.get("operator_defaults"),
+            hub_values=config.get("hub_values"),
+            log=self.log,
+        )
+        self.collector = Collector(
+            self.hub_api,
+            self.recorder,
+            lambda: self.source.current().profiles,
+            poll_interval=float(usage.get("poll_interval") or 60),
+            staff_group=usage.get("staff_group") or STAFF,
+            check_user=usage.get("check_user") or DEFAULT_CHECK_USER,
+            log=self.log,
+            after_poll=self.refresh_budget_use,
+        )
+
+    async def start_collector(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.readers, self.init_collector)
+        self.collector.start()
+
+    def budgets(self) -> dict[str, dict[str, float]]:
+        admins = {}
+        if self.source is not None:
+            admins = self.source.current().document.get("budgets") or {}
+        return budgets_in_force(self.operator_budgets, admins)
+
+    def refresh_budget_use(self) -> None:
+        """Use against every budget this month; after each poll, in the collector's thread."""
+        use = budget_use(
+            self.engine, self.budgets(), now=time.time(), rate_card=self.rate_card, split=self.split
+        )
+        with self._budget_lock:
+            self._budget_use = use
+
+    def budget_use_cached(self) -> list[dict]:
+        with self._budget_lock:
+            return list(self._budget_use)
+
+    def render_metrics(self) -> bytes:
+        collector = self.collector
+        stats = collector.stats if collector is not None else None
+        return self.metrics.render(
+            now=time.time(),
+            user_groups=collector.user_groups if collector is not None else {},
+            budget_use=self.budget_use_cached(),
+            last_poll_at=stats.last_poll_at if stats else None,
+            poll_failures=stats.failures if stats else 0,
+        )
 
     def handlers(self):
-        return [("", FrontPage)]
+        return [
+            ("", FrontPage),
+            ("api/report", api.ReportHandler),
+            ("api/me", api.MeHandler),
+            ("metrics", api.MetricsHandler),
+            ("api/(.*)", api.APINotFound),
+        ]
+
+    async def run(self) -> None:
+        self._collector_task = asyncio.get_running_loop().create_task(self.start_collector())
+        await super().run()
+
+    async def cleanup(self) -> None:
+        self._collector_task.cancel()
+        if self.collector is not None:
+            await self.collector.stop()
+        self.readers.shutdown(wait=False)
+        self.engine.dispose()

@@ -30,7 +30,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from ...store.models import UsageSession, UsageShare
+from ...store.models import UsageActiveDay, UsageSession, UsageShare
 from .rates import RateCard
 
 GROUP_BY = ("user", "group", "profile")
@@ -51,6 +51,7 @@ FIGURES = (
 
 _T = UsageSession.__table__.c
 _S = UsageShare.__table__.c
+_D = UsageActiveDay.__table__.c
 
 
 class ReportQueryError(ValueError):
@@ -341,7 +342,7 @@ def usage_report(
         "rows": rows,
         "totals": _totals(billable, rate_card),
         "not_billable": _totals([r for r in rows if not r["billable"]], rate_card),
-        "active_users": active_users(engine, query.start, query.end, now=now),
+        "active_users": active_users(engine, query.start, query.end),
     }
     if rate_card is not None:
         report["currency"] = rate_card.currency
@@ -382,23 +383,19 @@ def _iso(ts: float) -> str:
 # -- active users --------------------------------------------------------------------------
 
 
-def _active_days(engine: Engine, start: date, end: date, now: float) -> dict[int, set[str]]:
-    """Users with billable time on each day of the range, by day index from ``start``."""
-    rs, re = range_bounds(start, end)
-    start_clip, end_clip = _clipped(rs, re, now)
-    first = whole_days(start_clip - rs).label("d0")
-    last = whole_days(end_clip - rs - 0.001).label("d1")
-    query = (
-        select(_T.user_name, first, last)
-        .where(_overlaps(rs, re, now), _T.billable.is_(True), end_clip > start_clip)
-        .distinct()
+def epoch_day(day: date) -> int:
+    return (day - date(1970, 1, 1)).days
+
+
+def _distinct_users(connection, first: date, last: date) -> int:
+    return (
+        connection.execute(
+            select(func.count(func.distinct(_D.user_name))).where(
+                _D.day >= epoch_day(first), _D.day <= epoch_day(last)
+            )
+        ).scalar()
+        or 0
     )
-    days: dict[int, set[str]] = defaultdict(set)
-    with engine.connect() as connection:
-        for user_name, d0, d1 in connection.execute(query):
-            for day in range(int(d0), max(int(d0), int(d1)) + 1):
-                days[day].add(user_name)
-    return days
 
 
 def _periods(start: date, end: date, period: str) -> list[tuple[date, date]]:
@@ -419,43 +416,52 @@ def _periods(start: date, end: date, period: str) -> list[tuple[date, date]]:
     return periods
 
 
+def _period_counts(connection, start: date, end: date, period: str) -> list[int]:
+    """Distinct active users of each period of the range, in order."""
+    periods = _periods(start, end, period)
+    if period == "month":
+        return [_distinct_users(connection, first, last) for first, last in periods]
+    first_day, last_day = epoch_day(start), epoch_day(end)
+    base = epoch_day(start - timedelta(days=start.weekday())) if period == "week" else first_day
+    width = 7 if period == "week" else 1
+    index = ((_D.day - base) // width) if width > 1 else (_D.day - base)
+    rows = connection.execute(
+        select(index.label("i"), func.count(func.distinct(_D.user_name)))
+        .where(_D.day >= first_day, _D.day <= last_day)
+        .group_by(index)
+    ).all()
+    counts = {int(i): int(n) for i, n in rows}
+    return [counts.get(i, 0) for i in range(len(periods))]
+
+
 def active_users_series(
-    engine: Engine, start: date, end: date, *, now: float, period: str = "day"
+    engine: Engine, start: date, end: date, *, now: float | None = None, period: str = "day"
 ) -> list[dict[str, Any]]:
     """Distinct users with billable use in each day, ISO week or month of the range.
 
     ``[{"start": "YYYY-MM-DD", "end": "YYYY-MM-DD", "users": N}, ...]``; periods are
-    clipped to the range.
+    clipped to the range. Running servers count up to the collector's last poll.
     """
     if period not in ("day", "week", "month"):
         raise ValueError(f"period must be day, week or month, not {period!r}")
-    days = _active_days(engine, start, end, now)
-    series = []
-    for first, last in _periods(start, end, period):
-        users: set[str] = set()
-        for index in range((first - start).days, (last - start).days + 1):
-            users |= days.get(index, set())
-        series.append({"start": first.isoformat(), "end": last.isoformat(), "users": len(users)})
-    return series
+    with engine.connect() as connection:
+        counts = _period_counts(connection, start, end, period)
+    return [
+        {"start": first.isoformat(), "end": last.isoformat(), "users": n}
+        for (first, last), n in zip(_periods(start, end, period), counts, strict=True)
+    ]
 
 
-def active_users(engine: Engine, start: date, end: date, *, now: float) -> dict[str, Any]:
+def active_users(engine: Engine, start: date, end: date, *, now: float | None = None) -> dict:
     """Average distinct active users per day, per ISO week and per month of the range, and
-    the distinct users of the whole range (``total``)."""
-    days = _active_days(engine, start, end, now)
+    the distinct users of the whole range (``total``). Staff and the health-check user are
+    not counted."""
     result: dict[str, Any] = {}
-    for name, period in (("daily", "day"), ("weekly", "week"), ("monthly", "month")):
-        counts = []
-        for first, last in _periods(start, end, period):
-            users: set[str] = set()
-            for index in range((first - start).days, (last - start).days + 1):
-                users |= days.get(index, set())
-            counts.append(len(users))
-        result[name] = round(sum(counts) / len(counts), 2) if counts else 0.0
-    everyone: set[str] = set()
-    for users in days.values():
-        everyone |= users
-    result["total"] = len(everyone)
+    with engine.connect() as connection:
+        for name, period in (("daily", "day"), ("weekly", "week"), ("monthly", "month")):
+            counts = _period_counts(connection, start, end, period)
+            result[name] = round(sum(counts) / len(counts), 2) if counts else 0.0
+        result["total"] = _distinct_users(connection, start, end)
     return result
 
 

@@ -51,9 +51,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("session_id", "group_name"),
     )
     op.create_index("ix_jhm_usage_shares_group", "jhm_usage_shares", ["group_name"])
+    op.create_table(
+        "jhm_usage_active_days",
+        sa.Column("day", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("user_name", sa.String(length=255), nullable=False),
+        sa.PrimaryKeyConstraint("day", "user_name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("jhm_usage_active_days")
     op.drop_index("ix_jhm_usage_shares_group", table_name="jhm_usage_shares")
     op.drop_table("jhm_usage_shares")
     op.drop_index("ix_jhm_usage_sessions_user", table_name="jhm_usage_sessions")

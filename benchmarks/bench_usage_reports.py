@@ -1,0 +1,235 @@
+"""Usage reports and metrics over a synthetic store: 10,000 users, up to 1,000,000 sessions.
+
+For each backend (SQLite; PostgreSQL when ``JHUB_MANAGED_TEST_DATABASE_URL`` names a server)
+and each size (10 k, 100 k, 1 M sessions over a year, bulk-inserted), in one run:
+
+- the monthly report by group (``usage_report``, the whole of ``/api/report``: rows, totals
+  and active users) for the last full month;
+- a bare ``SELECT billing_group, count(*), sum(stopped_at - started_at) ... GROUP BY`` over
+  the same rows: the database's own floor for that month;
+- ``/metrics`` as the service renders it (10,000 users in ``jupyterhub_user_group_info``),
+  after its first render (which sums the sessions of the past once).
+
+Targets: report at most 1 s and at most 2x the bare query; metrics at most 200 ms; figures
+from 10 k to 1 M growing at most linearly. Medians of a few runs.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from sqlalchemy import text
+
+from benchmarks.common import write_results
+from jhub_managed.services.usage.metrics import UsageMetrics
+from jhub_managed.services.usage.reports import ReportQuery, month_range, usage_report
+from jhub_managed.store import create_engine_for, upgrade
+from jhub_managed.store.models import UsageSession
+
+USERS = 10_000
+GROUPS = 50
+PROFILES = ["small", "medium", "large", "gpu", "lab"]
+SIZES = [10_000, 100_000, 1_000_000]
+REPEAT = 5
+NOW = datetime(2026, 12, 1, 12, tzinfo=timezone.utc).timestamp()
+DATABASE_URL_ENV = "JHUB_MANAGED_TEST_DATABASE_URL"
+
+
+def synthetic_rows(count: int, seed: int = 7):
+    """``count`` sessions over the year before NOW, in start order, as the store has them."""
+    rng = random.Random(seed)
+    span = 365 * 86400
+    start0 = NOW - span
+    step = span / count
+    for i in range(count):
+        user = rng.randrange(USERS)
+        started = round(start0 + i * step + rng.random() * step, 3)
+        length = rng.uniform(600, 8 * 3600)
+        stopped = round(started + length, 3)
+        running = stopped > NOW
+        group_no = user % GROUPS
+        billing = "multiple" if user % 20 == 0 else ("staff" if user % 500 == 1 else f"g{group_no}")
+        profile = PROFILES[user % len(PROFILES)]
+        yield {
+            "user_name": f"user{user:05d}",
+            "server_name": "",
+            "started_at": started,
+            "last_activity_at": min(stopped, NOW),
+            "stopped_at": None if running else stopped,
+            "stop_source": "" if running else "spawner",
+            "start_source": "spawner",
+            "groups": [f"g{group_no}"],
+            "profile": profile,
+            "options": {"profile": profile},
+            "cpu_guarantee": 0.5,
+            "cpu_limit": 2.0,
+            "mem_guarantee": 2.0 * 1024**3,
+            "mem_limit": 4.0 * 1024**3,
+            "gpu_guarantee": None,
+            "gpu_limit": 1.0 if profile == "gpu" else None,
+            "billing_group": billing,
+            "billable": billing != "staff",
+        }
+
+
+def fill(engine, count: int) -> float:
+    started = time.perf_counter()
+    table = UsageSession.__table__
+    batch: list[dict] = []
+    with engine.begin() as connection:
+        for row in synthetic_rows(count):
+            batch.append(row)
+            if len(batch) == 20_000:
+                connection.execute(table.insert(), batch)
+                batch = []
+        if batch:
+            connection.execute(table.insert(), batch)
+        connection.execute(
+            text(
+                "INSERT INTO jhm_usage_shares (session_id, group_name, share) "
+                "SELECT id, billing_group, 1.0 FROM jhm_usage_sessions"
+            )
+        )
+        day = (
+            "CAST(floor({}) AS INTEGER)"
+            if engine.dialect.name == "postgresql"
+            else ("CAST({} AS INTEGER)")
+        )
+        for moment in ("started_at", f"coalesce(stopped_at, {NOW}) - 0.001"):
+            first = day.format(f"({moment}) / 86400")
+            sql = f"INSERT INTO jhm_usage_active_days (day, user_name) SELECT DISTINCT {first}, "
+            sql += "user_name FROM jhm_usage_sessions WHERE billable ON CONFLICT DO NOTHING"
+            connection.execute(text(sql))
+    with engine.connect() as connection:
+        connection.execute(text("ANALYZE"))
+        connection.commit()
+    return time.perf_counter() - started
+
+
+def median_seconds(func, repeat: int = REPEAT) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bare_group_by(engine, rs: float, re: float):
+    query = text(
+        "SELECT billing_group, count(*), sum(stopped_at - started_at) FROM jhm_usage_sessions "
+        "WHERE started_at < :re AND (stopped_at > :rs OR stopped_at IS NULL) "
+        "GROUP BY billing_group"
+    )
+    with engine.connect() as connection:
+        return connection.execute(query, {"rs": rs, "re": re}).all()
+
+
+def measure(engine, count: int) -> dict:
+    fill_seconds = fill(engine, count)
+    last_month = month_range(date(2026, 11, 15))
+    query = ReportQuery(last_month[0], last_month[1], "group")
+    rs = datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()
+    re = datetime(2026, 12, 1, tzinfo=timezone.utc).timestamp()
+    usage_report(engine, query, now=NOW)  # warm the caches once, as a running service has
+    report_s = median_seconds(lambda: usage_report(engine, query, now=NOW))
+    bare_s = median_seconds(lambda: bare_group_by(engine, rs, re))
+    metrics = UsageMetrics(engine, namespace="bench")
+    user_groups = {f"user{u:05d}": [f"g{u % GROUPS}"] for u in range(USERS)}
+
+    def render():
+        return metrics.render(
+            now=NOW, user_groups=user_groups, budget_use=[], last_poll_at=NOW, poll_failures=0
+        )
+
+    first_render = median_seconds(render, repeat=1)
+    metrics_s = median_seconds(render)
+    rows = usage_report(engine, query, now=NOW)["rows"]
+    return {
+        "sessions": count,
+        "fill_seconds": round(fill_seconds, 1),
+        "report_ms": round(report_s * 1000, 1),
+        "bare_group_by_ms": round(bare_s * 1000, 1),
+        "report_vs_bare": round(report_s / bare_s, 2),
+        "metrics_first_ms": round(first_render * 1000, 1),
+        "metrics_ms": round(metrics_s * 1000, 1),
+        "report_rows": len(rows),
+    }
+
+
+def sqlite_engine(tmp: Path, count: int):
+    return create_engine_for(f"sqlite:///{tmp / f'usage-{count}.sqlite'}")
+
+
+def postgres_engines():
+    """A fresh schema per size on the server in $JHUB_MANAGED_TEST_DATABASE_URL, dropped after."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    from jhub_managed.store.store import normalize_url
+
+    server = os.environ.get(DATABASE_URL_ENV)
+    if not server:
+        return None
+    admin = create_engine(normalize_url(server), isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    name = f"jhm_bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalize_url(server)).set(database=name).render_as_string(False)
+    return admin, name, url
+
+
+def main() -> None:
+    results: dict = {"users": USERS, "groups": GROUPS, "backends": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = []
+        for count in SIZES:
+            engine = sqlite_engine(Path(tmp), count)
+            upgrade(engine)
+            figures.append(measure(engine, count))
+            print("sqlite", figures[-1], flush=True)
+            engine.dispose()
+        results["backends"]["sqlite"] = figures
+    pg = postgres_engines()
+    if pg is not None:
+        admin, name, url = pg
+        try:
+            figures = []
+            for count in SIZES:
+                engine = create_engine_for(url)
+                with engine.begin() as connection:
+                    connection.execute(text("DROP TABLE IF EXISTS jhm_usage_shares"))
+                    connection.execute(text("DROP TABLE IF EXISTS jhm_usage_sessions"))
+                    connection.execute(text("DROP TABLE IF EXISTS jhm_settings_versions"))
+                    connection.execute(text("DROP TABLE IF EXISTS jhm_alembic_version"))
+                upgrade(engine)
+                figures.append(measure(engine, count))
+                print("postgresql", figures[-1], flush=True)
+                engine.dispose()
+            results["backends"]["postgresql"] = figures
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    for backend, figures in results["backends"].items():
+        small, large = figures[0], figures[-1]
+        growth = large["sessions"] / small["sessions"]
+        results.setdefault("checks", {})[backend] = {
+            "report_at_most_1s": large["report_ms"] <= 1000,
+            "report_within_2x_bare": all(f["report_vs_bare"] <= 2 for f in figures),
+            "metrics_at_most_200ms": large["metrics_ms"] <= 200,
+            "report_growth_vs_sessions": round(large["report_ms"] / small["report_ms"] / growth, 3),
+        }
+    write_results("usage_reports", results)
+
+
+if __name__ == "__main__":
+    main()
