@@ -55,6 +55,7 @@ def test_migrations_run_from_empty_and_twice(db_url):
             "jhm_alembic_version",
             "jhm_usage_sessions",
             "jhm_usage_shares",
+            "jhm_usage_active_days",
         }
         store = SettingsStore(engine, migrate=False)
         store.save(DOC_A, author="ada", expected_version=0)
@@ -126,6 +127,7 @@ def test_processes_migrating_a_new_database_at_once(db_url, tmp_path):
         "jhm_alembic_version",
         "jhm_usage_sessions",
         "jhm_usage_shares",
+        "jhm_usage_active_days",
     }
     store = SettingsStore(db_url)
     try:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -72,6 +73,8 @@ class UsageSession(Base):
         Index("ix_jhm_usage_sessions_started_at", "started_at"),
         Index("ix_jhm_usage_sessions_open", "stopped_at"),
         Index("ix_jhm_usage_sessions_user", "user_name", "started_at"),
+        # the longest session, read at once: reports look back only that far
+        Index("ix_jhm_usage_sessions_duration", text("(stopped_at - started_at)")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

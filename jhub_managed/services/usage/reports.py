@@ -181,12 +181,28 @@ def _clipped(rs: float, re: float, now: float) -> tuple[ColumnElement, ColumnEle
     return start_clip, end_clip
 
 
-def _overlaps(rs: float, re: float, now: float) -> ColumnElement:
-    """Sessions with time in ``[rs, re)``."""
-    return and_(
+#: the longest closed session: answered from the index on the duration
+LONGEST_SESSION = select(func.max(_T.stopped_at - _T.started_at))
+
+
+def longest_session(connection) -> float:
+    return float(connection.execute(LONGEST_SESSION).scalar() or 0.0)
+
+
+def _overlaps(rs: float, re: float, now: float, longest: float) -> ColumnElement:
+    """Sessions with time in ``[rs, re)``.
+
+    A closed session that overlaps started at most ``longest`` seconds before ``rs``, so
+    both branches are index range scans (starts in a window; open sessions), not a pass
+    over every session that started before the range ends.
+    """
+    closed = and_(
+        _T.started_at >= rs - longest - 1.0,
         _T.started_at < re,
-        or_(_T.stopped_at > rs, and_(_T.stopped_at.is_(None), literal(now, Float) > rs)),
+        _T.stopped_at > rs,
     )
+    still_open = and_(_T.stopped_at.is_(None), _T.started_at < re, literal(now, Float) > rs)
+    return or_(closed, still_open)
 
 
 def _key_column(group_by: str, split: bool) -> ColumnElement:
@@ -228,13 +244,16 @@ def _aggregate(
     table = UsageSession.__table__
     if use_shares:
         table = table.join(UsageShare.__table__, _S.session_id == _T.id)
-    condition = _overlaps(rs, re, now)
-    if where is not None:
-        condition = and_(condition, where)
-    query = (
-        select(*columns).select_from(table).where(condition).group_by(key, _T.billable, _T.profile)
-    )
     with engine.connect() as connection:
+        condition = _overlaps(rs, re, now, longest_session(connection))
+        if where is not None:
+            condition = and_(condition, where)
+        query = (
+            select(*columns)
+            .select_from(table)
+            .where(condition)
+            .group_by(key, _T.billable, _T.profile)
+        )
         return list(connection.execute(query))
 
 
@@ -497,7 +516,9 @@ def daily_usage(
     table = UsageSession.__table__
     if use_shares:
         table = table.join(UsageShare.__table__, _S.session_id == _T.id)
-    condition = and_(_overlaps(rs, re, now), end_clip > start_clip)
+    with engine.connect() as connection:
+        longest = longest_session(connection)
+    condition = and_(_overlaps(rs, re, now, longest), end_clip > start_clip)
     if billable_only:
         condition = and_(condition, _T.billable.is_(True))
     one_day = (

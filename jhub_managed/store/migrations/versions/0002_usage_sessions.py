@@ -42,6 +42,11 @@ def upgrade() -> None:
     op.create_index("ix_jhm_usage_sessions_started_at", "jhm_usage_sessions", ["started_at"])
     op.create_index("ix_jhm_usage_sessions_open", "jhm_usage_sessions", ["stopped_at"])
     op.create_index("ix_jhm_usage_sessions_user", "jhm_usage_sessions", ["user_name", "started_at"])
+    op.create_index(
+        "ix_jhm_usage_sessions_duration",
+        "jhm_usage_sessions",
+        [sa.text("(stopped_at - started_at)")],
+    )
     op.create_table(
         "jhm_usage_shares",
         sa.Column("session_id", sa.Integer(), nullable=False),
@@ -63,6 +68,7 @@ def downgrade() -> None:
     op.drop_table("jhm_usage_active_days")
     op.drop_index("ix_jhm_usage_shares_group", table_name="jhm_usage_shares")
     op.drop_table("jhm_usage_shares")
+    op.drop_index("ix_jhm_usage_sessions_duration", table_name="jhm_usage_sessions")
     op.drop_index("ix_jhm_usage_sessions_user", table_name="jhm_usage_sessions")
     op.drop_index("ix_jhm_usage_sessions_open", table_name="jhm_usage_sessions")
     op.drop_index("ix_jhm_usage_sessions_started_at", table_name="jhm_usage_sessions")
