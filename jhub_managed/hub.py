@@ -440,6 +440,7 @@ class ManagedHub(Configurable):
         from .services.health.wiring import hub_side_config
 
         return hub_side_config(self, c)
+
     # -- usage: sessions, reports, budgets and metrics (services/usage/) ---------------------
 
     usage_poll_interval = Int(
@@ -515,8 +516,6 @@ class ManagedHub(Configurable):
 
     def usage_config(self) -> dict[str, Any]:
         """What the usage service needs to know (in ``$JHUB_MANAGED_CONFIG``)."""
-        from .store.attribution import DEFAULT_CHECK_USER
-
         authenticator = self.config.get("ManagedAuthenticatorMixin") or {}
         return {
             "poll_interval": self.usage_poll_interval,
@@ -528,7 +527,7 @@ class ManagedHub(Configurable):
             # staff and the check user are kept out of billing: named as the managed
             # authenticators name them
             "staff_group": authenticator.get("staff_group", "staff"),
-            "check_user": authenticator.get("health_check_user", DEFAULT_CHECK_USER),
+            "check_user": self.health_check_user,
             # jupyterhub_user_group_info's namespace label: the hub pod's namespace
             "namespace": os.environ.get("POD_NAMESPACE") or self.hub_name,
         }
