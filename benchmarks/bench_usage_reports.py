@@ -31,7 +31,6 @@ from benchmarks.common import write_results
 from jhub_managed.services.usage.metrics import UsageMetrics
 from jhub_managed.services.usage.reports import ReportQuery, month_range, usage_report
 from jhub_managed.store import create_engine_for, upgrade
-from jhub_managed.store.models import UsageSession
 
 USERS = 10_000
 GROUPS = 50
@@ -79,18 +78,52 @@ def synthetic_rows(count: int, seed: int = 7):
         }
 
 
+COLUMNS = (
+    "user_name",
+    "server_name",
+    "started_at",
+    "last_activity_at",
+    "stopped_at",
+    "stop_source",
+    "start_source",
+    "groups",
+    "profile",
+    "options",
+    "cpu_guarantee",
+    "cpu_limit",
+    "mem_guarantee",
+    "mem_limit",
+    "gpu_guarantee",
+    "gpu_limit",
+    "billing_group",
+    "billable",
+)
+
+
+def _tuples(count: int):
+    import json
+
+    for row in synthetic_rows(count):
+        row["groups"] = json.dumps(row["groups"])
+        row["options"] = json.dumps(row["options"])
+        yield tuple(row[c] for c in COLUMNS)
+
+
 def fill(engine, count: int) -> float:
+    """Bulk-insert ``count`` sessions (COPY on PostgreSQL, executemany on SQLite)."""
     started = time.perf_counter()
-    table = UsageSession.__table__
-    batch: list[dict] = []
     with engine.begin() as connection:
-        for row in synthetic_rows(count):
-            batch.append(row)
-            if len(batch) == 20_000:
-                connection.execute(table.insert(), batch)
-                batch = []
-        if batch:
-            connection.execute(table.insert(), batch)
+        raw = connection.connection.driver_connection
+        if engine.dialect.name == "postgresql":
+            with raw.cursor() as cursor:
+                copy_sql = f"COPY jhm_usage_sessions ({', '.join(COLUMNS)}) FROM STDIN"
+                with cursor.copy(copy_sql) as copy:
+                    for values in _tuples(count):
+                        copy.write_row(values)
+        else:
+            marks = ", ".join("?" for _ in COLUMNS)
+            insert = f"INSERT INTO jhm_usage_sessions ({', '.join(COLUMNS)}) VALUES ({marks})"
+            raw.executemany(insert, _tuples(count))
         connection.execute(
             text(
                 "INSERT INTO jhm_usage_shares (session_id, group_name, share) "
@@ -213,6 +246,7 @@ def main() -> None:
             for count in SIZES:
                 engine = create_engine_for(url)
                 with engine.begin() as connection:
+                    connection.execute(text("DROP TABLE IF EXISTS jhm_usage_active_days"))
                     connection.execute(text("DROP TABLE IF EXISTS jhm_usage_shares"))
                     connection.execute(text("DROP TABLE IF EXISTS jhm_usage_sessions"))
                     connection.execute(text("DROP TABLE IF EXISTS jhm_settings_versions"))
