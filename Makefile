@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(abspath $(NODE_PREFIX)/node_modules/.bin):$(P
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: demo test test-jh55 helm helm-schema lint format docs pytest test-fast benchmarks clean
+.PHONY: demo test test-jh55 helm helm-schema lint format docs pytest test-fast benchmarks clean upstream-oauthenticator upstream-kubespawner
 
 demo: $(VENV)/.demo-installed $(CHP)
 	$(BIN)/jhub-managed demo $(DEMO_ARGS)
@@ -58,6 +58,10 @@ format: $(VENV)/.test-installed
 
 docs: $(VENV)/.test-installed
 	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
+# oauthenticator's own tests, with its classes and with ours (pytest runs them too)
+upstream-oauthenticator: $(VENV)/.test-installed
+	$(BIN)/python -m tests.upstream.compare oauthenticator
 
 benchmarks: $(VENV)/.test-installed $(CHP)
 	$(BIN)/python -m benchmarks

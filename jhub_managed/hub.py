@@ -704,6 +704,27 @@ def _kubernetes_environment() -> dict[str, str]:
     return {name: os.environ[name] for name in names if name in os.environ}
 
 
+#: what a hub wired by configure() asks of its authenticator, on top of upstream's defaults:
+#: hub groups from the provider (profiles are restricted by group), and no two CILogon
+#: institutions' people on one username. Options the config sets itself are left alone.
+MANAGED_AUTHENTICATOR_DEFAULTS = {
+    "ManagedAuthenticatorMixin": {"manage_groups": True},
+    "ManagedCILogonOAuthenticator": {"username_collisions": "prefix"},
+}
+
+
+def _managed_authenticator_defaults(c: Config) -> None:
+    for section, values in MANAGED_AUTHENTICATOR_DEFAULTS.items():
+        for name, value in values.items():
+            already = any(
+                isinstance(c[key], Config) and name in c[key]
+                for key in list(c)
+                if key[:1].isupper()
+            )
+            if not already:
+                c[section][name] = value
+
+
 def _merge_roles(existing: list[dict], ours: list[dict]) -> list[dict]:
     by_name = {role["name"]: dict(role) for role in existing}
     for role in ours:
@@ -752,6 +773,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
     if hub.staff_opt_out:
         staff.staff_opt_out = True
     staff.health_check_user = hub.health_check_user
+    _managed_authenticator_defaults(c)
     for cls in ("ManagedKubeSpawner", "ManagedLocalSpawner"):
         section = c[cls]
         section.settings_db_url = hub.db_url

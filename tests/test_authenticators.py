@@ -20,7 +20,7 @@ from jhub_managed.authenticators import (
     rules,
 )
 from jhub_managed.authenticators.demo import InsecureDemoError
-from jhub_managed.authenticators.pages import LoginRefused
+from jhub_managed.authenticators.pages import LoginRefused, left_behind
 from jhub_managed.hub import AUTHENTICATORS, configure
 from tests.fixtures.idp import outcome
 
@@ -133,7 +133,7 @@ def test_github_team_groups_ignore_malformed_entries():
     [
         (
             ManagedGenericOAuthenticator,
-            {"allow_all": True, "allowed_groups": {"researchers"}},
+            {"allow_all": True, "manage_groups": True, "allowed_groups": {"researchers"}},
             "allow_all = True lets everyone who can sign in use the hub, so allowed_groups",
         ),
         (
@@ -172,7 +172,7 @@ def test_github_team_groups_ignore_malformed_entries():
         ),
         (
             ManagedGitHubOAuthenticator,
-            {"allow_all": True, "scope": ["read:user"]},
+            {"allow_all": True, "manage_groups": True, "scope": ["read:user"]},
             'reading teams needs "read:org" in scope',
         ),
         (ManagedCILogonOAuthenticator, {"allow_all": True}, "idps is not set"),
@@ -197,6 +197,59 @@ def test_settings_that_cannot_work_stop_the_hub(cls, config, message):
     with pytest.raises(rules.ConfigurationError) as info:
         authenticator.check_allow_config()
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "cls, upstream",
+    [
+        (ManagedGitHubOAuthenticator, "GitHubOAuthenticator"),
+        (ManagedGenericOAuthenticator, "GenericOAuthenticator"),
+        (ManagedCILogonOAuthenticator, "CILogonOAuthenticator"),
+    ],
+)
+@pytest.mark.parametrize("trait", ["allowed_groups", "admin_groups"])
+def test_group_rules_without_manage_groups_are_refused_as_upstream_refuses_them(
+    cls, upstream, trait
+):
+    # oauthenticator refuses them as soon as they are set, naming its own class
+    with pytest.raises(ValueError, match=f"{upstream}.{trait} requires {upstream}.manage_groups"):
+        cls(**{trait: {"researchers"}})
+    assert getattr(cls(manage_groups=True, **{trait: {"researchers"}}), trait) == {"researchers"}
+
+
+@pytest.mark.parametrize(
+    "cls", [ManagedGitHubOAuthenticator, ManagedGenericOAuthenticator, ManagedCILogonOAuthenticator]
+)
+def test_upstream_defaults_are_kept(cls):
+    upstream = cls.__mro__[2]  # ManagedX(ManagedAuthenticatorMixin, X)
+    assert upstream.__module__.startswith("oauthenticator.")
+    ours, theirs = cls(), upstream()
+    for name in ("manage_groups", "scope", "username_claim", "allow_all", "custom_403_message"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+    if cls is ManagedCILogonOAuthenticator:
+        # deliberate: upstream has no default (a groups claim must be named); CILogon's is
+        # isMemberOf, only read when manage_groups is on
+        assert (ours.auth_state_groups_key, theirs.auth_state_groups_key) == (
+            "cilogon_user.isMemberOf",
+            "",
+        )
+    else:
+        assert ours.auth_state_groups_key == theirs.auth_state_groups_key
+    if cls is ManagedGitHubOAuthenticator:
+        assert ours.populate_teams_in_auth_state is theirs.populate_teams_in_auth_state is False
+
+
+@pytest.mark.parametrize(
+    "option", [{"group_prefix": "gh:"}, {"group_filter": ["physics:.*"]}, {"staff_users": {"sam"}}]
+)
+def test_managed_group_options_ask_for_groups_and_teams(option):
+    authenticator = ManagedGitHubOAuthenticator(**option)
+    assert authenticator.manage_groups is True
+    assert authenticator.populate_teams_in_auth_state is True
+    assert "read:org" in authenticator.scope
+    # a hub that says where groups come from is not second-guessed
+    explicit = ManagedGitHubOAuthenticator(manage_groups=False, **option)
+    assert explicit.manage_groups is False
 
 
 def test_a_bad_group_filter_is_refused_when_set():
@@ -252,10 +305,20 @@ def demo(**config):
     return authenticator
 
 
+class _Handler:
+    """Where a login leaves what the login page shows (a real handler in the hub)."""
+
+
 async def demo_login(authenticator, username, password="pw"):  # noqa: S107
-    return await authenticator.get_authenticated_user(
-        None, {"username": username, "password": password}
+    """The demo login; a refusal left for the login page is raised, as the page does."""
+    handler = _Handler()
+    model = await authenticator.get_authenticated_user(
+        handler, {"username": username, "password": password}
     )
+    problem = left_behind(handler)
+    if model is None and problem is not None:
+        raise problem
+    return model
 
 
 async def test_demo_users_groups_and_admin():
@@ -355,3 +418,29 @@ def test_every_option_is_documented_config():
         for owner in ours:
             for name, trait in owner.class_own_traits(config=True).items():
                 assert trait.help and len(trait.help) > 20, f"{owner.__name__}.{name}"
+
+
+def test_configure_asks_for_groups_unless_the_config_decides(tmp_path):
+    c = Config()
+    configure(c, authenticator="cilogon", data_dir=str(tmp_path))
+    cilogon = ManagedCILogonOAuthenticator(config=c)
+    assert cilogon.manage_groups is True
+    assert cilogon.username_collisions == "prefix"
+
+    c = Config()
+    c.GitHubOAuthenticator.manage_groups = False  # the hub's own choice, as in z2jh values
+    c.CILogonOAuthenticator.username_collisions = "refuse"
+    configure(c, authenticator="github", data_dir=str(tmp_path))
+    assert ManagedGitHubOAuthenticator(config=c).manage_groups is False
+    assert ManagedCILogonOAuthenticator(config=c).username_collisions == "refuse"
+
+
+async def test_a_hubs_own_403_message_is_what_refused_people_read(idp):
+    authenticator = ManagedGitHubOAuthenticator(
+        **idp.settings("github"),
+        allowed_organizations={"physics"},
+        custom_403_message="Ask the physics office for access.",
+    )
+    refused = await outcome(authenticator, idp, idp.add("eve", teams=["chemistry:x"]))
+    assert refused.refused == "not-allowed"
+    assert refused.message == "Ask the physics office for access."

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 
 import pytest
 
@@ -208,9 +209,8 @@ async def test_same_local_part_at_two_institutions_are_two_users(idp):
 
 
 def test_refuse_mode_stops_the_hub_at_start(idp):
-    authenticator = ManagedCILogonOAuthenticator(
-        **idp.settings("cilogon"), idps=copy.deepcopy(IDPS), username_collisions="refuse"
-    )
+    settings = {**idp.settings("cilogon"), "username_collisions": "refuse"}
+    authenticator = ManagedCILogonOAuthenticator(**settings, idps=copy.deepcopy(IDPS))
     with pytest.raises(ConfigurationError, match="could get the same username"):
         authenticator.check_allow_config()
     # with prefixes given in idps, refuse mode is content
@@ -220,11 +220,23 @@ def test_refuse_mode_stops_the_hub_at_start(idp):
         "action": "prefix",
         "prefix": "uni-b",
     }
-    ManagedCILogonOAuthenticator(
-        **idp.settings("cilogon"), idps=idps, username_collisions="refuse"
-    ).check_allow_config()
+    ManagedCILogonOAuthenticator(**settings, idps=idps).check_allow_config()
 
 
 def test_idps_must_be_set(idp):
     with pytest.raises(ConfigurationError, match="idps is not set"):
         ManagedCILogonOAuthenticator(**idp.settings("cilogon")).check_allow_config()
+
+
+async def test_by_default_usernames_are_upstreams_and_the_risk_is_logged(idp, caplog):
+    # oauthenticator's behaviour: both institutions' alice are one user, as idps says
+    authenticator = ManagedCILogonOAuthenticator(
+        **idp.provider_settings("cilogon"), idps=copy.deepcopy(IDPS)
+    )
+    assert authenticator.username_collisions == "allow"
+    with caplog.at_level(logging.WARNING):
+        authenticator.check_allow_config()
+    assert any('username_collisions = "prefix"' in r.getMessage() for r in caplog.records)
+    from_b = await outcome(authenticator, idp, idp.add(**{**ALICE_B, "login": "alice-b"}))
+    assert from_b.name == "alice"
+    assert from_b.groups is None  # no hub groups unless asked for

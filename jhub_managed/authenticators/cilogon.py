@@ -22,19 +22,21 @@ class ManagedCILogonOAuthenticator(ManagedAuthenticatorMixin, CILogonOAuthentica
     allow_rule_description = "the institutions or groups that may use this hub"
 
     username_collisions = Enum(
-        ["prefix", "refuse"],
-        default_value="prefix",
+        ["allow", "prefix", "refuse"],
+        default_value="allow",
         config=True,
         help="""What to do when more than one institution in ``idps`` gives usernames without
         a prefix, so that ``alice`` of one and ``alice`` of another would be one hub user.
 
-        ``prefix`` (the default): all of them but one (the one marked ``default``, else the
-        first) get the institution's host name as prefix, as oauthenticator's ``prefix``
-        action does: ``uni-b.example.edu:alice``. ``refuse``: the hub does not start until
-        ``idps`` gives them prefixes itself.
+        ``allow`` (the default, oauthenticator's behaviour): usernames are used as ``idps``
+        makes them, and the hub logs a warning at start. ``prefix`` (recommended): all of
+        them but one (the one marked ``default``, else the first) get the institution's host
+        name as prefix, as oauthenticator's ``prefix`` action does:
+        ``uni-b.example.edu:alice``. ``refuse``: the hub does not start until ``idps`` gives
+        them prefixes itself.
 
-        Either way a username without a prefix that looks like a prefixed one
-        (``google:alice`` from an institution without prefix) is refused.""",
+        With ``prefix`` or ``refuse``, a username without a prefix that looks like a
+        prefixed one (``google:alice`` from an institution without prefix) is refused.""",
     )
 
     @default("auth_state_groups_key")
@@ -49,6 +51,15 @@ class ManagedCILogonOAuthenticator(ManagedAuthenticatorMixin, CILogonOAuthentica
         problems = super().configuration_problems()
         if not self.idps:
             problems.append("idps is not set: name the institutions people may sign in with")
+            return problems
+        if self.username_collisions == "allow":
+            shared = rules.bare_username_idps(self.idps)
+            if len(shared) > 1:
+                self.log.warning(
+                    "Identity providers %s all give usernames without a prefix, so two "
+                    'people could get the same hub user; set username_collisions = "prefix"',
+                    ", ".join(shared),
+                )
             return problems
         try:
             rules.cilogon_prefix_plan(self.idps, self.username_collisions)
@@ -66,6 +77,8 @@ class ManagedCILogonOAuthenticator(ManagedAuthenticatorMixin, CILogonOAuthentica
                 f"This hub does not accept sign-ins through {rules.shorten(str(name))}.",
             )
         username = super().user_info_to_username(user_info)
+        if self.username_collisions == "allow":
+            return username
         plan = rules.cilogon_prefix_plan(self.idps, self.username_collisions)
         if idp in plan:
             return f"{plan[idp]}:{username}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from oauthenticator.generic import GenericOAuthenticator
-from traitlets import Bool, default
+from traitlets import Bool, observe
 
 from .mixin import ManagedAuthenticatorMixin
 from .pages import LoginRefused
@@ -14,8 +14,11 @@ class ManagedGenericOAuthenticator(ManagedAuthenticatorMixin, GenericOAuthentica
     """Login with any OpenID Connect (or plain OAuth 2) provider: Keycloak, Entra ID, Okta...
 
     Takes every option of oauthenticator's ``GenericOAuthenticator`` (``authorize_url``,
-    ``token_url``, ``userdata_url``, ``username_claim``, ``auth_state_groups_key``, ...).
-    The groups claim (``groups`` by default) becomes hub groups at every login.
+    ``token_url``, ``userdata_url``, ``username_claim``, ``auth_state_groups_key``, ...),
+    with its defaults (``username_claim = "username"``, ``scope = ["openid"]``): for most
+    OIDC providers set ``username_claim = "preferred_username"`` and add ``profile`` and
+    ``email`` to ``scope``. With ``manage_groups``, the groups claim (``groups`` by default)
+    becomes hub groups at every login.
     """
 
     allow_rule_description = "the groups that may use this hub"
@@ -28,13 +31,10 @@ class ManagedGenericOAuthenticator(ManagedAuthenticatorMixin, GenericOAuthentica
         many providers, and would otherwise get that person's hub account.""",
     )
 
-    @default("scope")
-    def _default_scope(self):
-        return ["openid", "profile", "email"]
-
-    @default("username_claim")
-    def _default_username_claim(self):
-        return "preferred_username"
+    @observe("claim_groups_key")
+    def _claim_groups_key_changed(self, change):
+        with self.upstream_names():
+            super()._claim_groups_key_changed(change)
 
     async def update_auth_model(self, auth_model):
         auth_model = await super().update_auth_model(auth_model)

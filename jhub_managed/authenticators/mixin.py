@@ -10,6 +10,15 @@
 - a refusal, a provider that does not answer, or a sign-in that goes wrong each give a page
   that says what happened and whom to contact, never a 500.
 
+The upstream contracts stay as they are: ``authenticate`` and ``get_authenticated_user``
+return ``None`` for anyone who does not get in, ``check_allowed`` and
+``check_blocked_users`` return ``False``; what the person should be told is left behind on
+the request's handler, and the login and OAuth callback handlers render it (as
+oauthenticator renders ``custom_403_message``). The defaults are oauthenticator's own:
+hub groups from the provider are made when ``manage_groups`` is set, or when a managed
+option that needs them is (``group_prefix``, ``group_filter``, ``staff_users``,
+``staff_provider_groups``).
+
 The rules themselves are pure functions in :mod:`.rules`; this class wires them into
 JupyterHub's and oauthenticator's hooks.
 """
@@ -17,8 +26,10 @@ JupyterHub's and oauthenticator's hooks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from inspect import isawaitable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlparse, urlunparse
 
@@ -27,7 +38,7 @@ from jupyterhub.utils import maybe_future
 from sqlalchemy import bindparam, select
 from tornado import web
 from tornado.httpclient import HTTPClientError
-from traitlets import Bool, Float, Integer, List, Set, Unicode, default, validate
+from traitlets import Bool, Float, Integer, List, Set, Unicode, default, observe, validate
 from traitlets.config import LoggingConfigurable
 
 from . import rules
@@ -37,7 +48,11 @@ from .pages import (
     LoginRefused,
     ManagedOAuthCallbackHandler,
     ProviderUnavailable,
+    leave_behind,
 )
+
+#: what went wrong in the login under way, for the handler to show (see ``leave_problem``)
+_PROBLEMS: ContextVar[list[LoginProblem] | None] = ContextVar("jhm_login_problems", default=None)
 
 #: is this user in this group? Built once: a login asks it at most once, cheaply.
 _IN_GROUP = (
@@ -146,7 +161,53 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
 
     @default("manage_groups")
     def _default_manage_groups(self):
-        return True
+        # upstream's default (False), unless an option of ours asks for the groups
+        return self.wants_provider_groups()
+
+    def wants_provider_groups(self) -> bool:
+        """Whether a managed option needs the provider's groups as hub groups."""
+        return bool(
+            self.group_prefix or self.group_filter or self.staff_users or self.staff_provider_groups
+        )
+
+    # -- upstream's messages, naming upstream's class ------------------------------------
+
+    def upstream_class_name(self) -> str:
+        """The oauthenticator class this one is a drop-in for (``GitHubOAuthenticator``)."""
+        for cls in type(self).__mro__:
+            if not cls.__module__.startswith("jhub_managed"):
+                return cls.__name__
+        return type(self).__name__  # pragma: no cover
+
+    @contextmanager
+    def upstream_names(self) -> Iterator[None]:
+        """Upstream's checks and deprecation messages, as upstream's class says them.
+
+        oauthenticator names the instance's class in them; the options belong to the
+        upstream class (``c.GitHubOAuthenticator``), and its versions are upstream's.
+        """
+        ours, theirs = type(self).__name__, self.upstream_class_name()
+        log = self.log
+        self.log = _Renaming(log, ours, theirs)
+        try:
+            yield
+        except ValueError as e:
+            if ours in str(e):
+                raise type(e)(str(e).replace(ours, theirs)) from None
+            raise
+        finally:
+            self.log = log
+
+    def _deprecated_oauth_trait(self, change):
+        with self.upstream_names():
+            super()._deprecated_oauth_trait(change)
+
+    @observe("allowed_groups", "admin_groups", "auth_state_groups_key")
+    def _requires_manage_groups(self, change):
+        upstream = getattr(super(), "_requires_manage_groups", None)
+        if upstream is not None:
+            with self.upstream_names():
+                upstream(change)
 
     # -- start-up checks -----------------------------------------------------------------
 
@@ -227,9 +288,11 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
         refusal = self.refusal_for(username)
         if refusal is not None:
             self.log.warning("Refused login of %r: %s", rules.shorten(username), refusal.why)
-            raise refusal
+            leave_problem(refusal)
+            return False
         if not await maybe_future(super().check_blocked_users(username, authentication)):
-            raise LoginRefused("blocked", "This account is blocked from this hub.")
+            leave_problem(LoginRefused("blocked", "This account is blocked from this hub."))
+            return False
         return True
 
     async def check_allowed(self, username, authentication=None):
@@ -238,39 +301,70 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
             return True
         try:
             allowed = await maybe_future(super().check_allowed(username, authentication))
-        except LoginProblem:
-            raise
+        except LoginProblem as problem:
+            leave_problem(problem)
+            return False
         except HTTPClientError as e:
-            raise self._provider_error(e, "checking memberships") from None
+            leave_problem(self._provider_error(e, "checking memberships"))
+            return False
         except web.HTTPError as e:
-            raise LoginFailed(
-                "The sign-in service's answer could not be used to check your access.",
-                status_code=502,
-                detail=e.get_message() or "",
-            ) from None
+            leave_problem(
+                LoginFailed(
+                    "The sign-in service's answer could not be used to check your access.",
+                    status_code=502,
+                    detail=e.get_message() or "",
+                )
+            )
+            return False
         if not allowed:
             self.log.warning("Refused login of %r: not allowed", rules.shorten(username))
-            raise LoginRefused(
-                "not-allowed",
-                f"You signed in as {rules.shorten(username)}, but this account is not in "
-                f"{self.allow_rule_description}.",
-            )
+            leave_problem(LoginRefused("not-allowed", self.not_allowed_message(username)))
+            return False
         return True
+
+    def not_allowed_message(self, username: str) -> str:
+        """What someone who signed in but is not allowed is told.
+
+        ``custom_403_message``, when the hub sets one (oauthenticator's option), else a
+        sentence naming the account and what it is not in.
+        """
+        trait = self.traits().get("custom_403_message")
+        if trait is not None and self.custom_403_message != trait.default_value:
+            return self.custom_403_message
+        return (
+            f"You signed in as {rules.shorten(username)}, but this account is not in "
+            f"{self.allow_rule_description}."
+        )
 
     # -- groups, staff, admin ------------------------------------------------------------
 
     async def get_user_groups(self, auth_state):
-        """The provider's own group names (hub names are made in :meth:`managed_auth_model`)."""
+        """The provider's own group names (hub names are made in :meth:`managed_auth_model`).
+
+        As oauthenticator reads them from ``auth_state_groups_key``, except that one string
+        is one group (not a set of its letters) and entries that are not names are dropped.
+        """
         key = getattr(self, "auth_state_groups_key", None)
-        if callable(key):
-            value = key(auth_state)
-            if isawaitable(value):
-                value = await value
-        elif key:
+        if not key:
+            return set()
+        if not callable(key):
             value = rules.value_at(auth_state, key)
-        else:
-            value = None
-        return set(rules.provider_group_names(value))
+            if isinstance(value, (str, list, tuple, set, frozenset)):
+                names = rules.provider_group_names(value)
+                if not isinstance(value, str) and len(names) < len(value):
+                    self.log.error(
+                        "The value of the auth_state_groups_key %s is invalid: %d of its %d "
+                        "entries are not group names and were left out",
+                        key,
+                        len(value) - len(names),
+                        len(value),
+                    )
+                return set(names)
+        # upstream's reading: a callable, or a value it logs as missing or invalid
+        groups = await maybe_future(super().get_user_groups(auth_state))
+        return set(
+            rules.provider_group_names(sorted(g for g in groups or () if isinstance(g, str)))
+        )
 
     async def managed_auth_model(
         self, model: dict, was_staff: Callable[[], bool] | None = None
@@ -326,33 +420,53 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
 
     # -- the flow ------------------------------------------------------------------------
 
+    async def get_authenticated_user(self, handler, data):
+        """JupyterHub's login sequence, unchanged; what stopped it is left on ``handler``."""
+        problems: list[LoginProblem] = []
+        token = _PROBLEMS.set(problems)
+        try:
+            model = await super().get_authenticated_user(handler, data)
+        finally:
+            _PROBLEMS.reset(token)
+        if model is None and problems and handler is not None:
+            leave_behind(handler, problems[0])
+        return model
+
     async def authenticate(self, handler, data=None, **kwargs):
         try:
             model = await maybe_future(super().authenticate(handler, data, **kwargs))
-        except LoginProblem:
-            raise
+            if model is None:
+                return None
+            if isinstance(model, str):
+                model = {"name": model}
+            name = self.normalize_username(model["name"])
+            return await self.managed_auth_model(model, lambda: self._was_staff(handler, name))
+        except LoginProblem as problem:
+            leave_problem(problem, handler)
         except HTTPClientError as e:
-            raise self._provider_error(e, "signing in") from None
+            leave_problem(self._provider_error(e, "signing in"), handler)
         except (OSError, asyncio.TimeoutError) as e:
-            raise self._unavailable("signing in", "", e) from None
+            leave_problem(self._unavailable("signing in", "", e), handler)
         except web.HTTPError as e:
-            raise LoginFailed(
-                "The sign-in could not be completed. Please start again from the sign-in page.",
-                status_code=400 if e.status_code < 500 else 502,
-                detail=e.get_message() or "",
-            ) from None
+            self.log.warning("Sign-in stopped: %s", e)
+            leave_problem(
+                LoginFailed(
+                    "The sign-in could not be completed. Please start again from the sign-in page.",
+                    status_code=400 if e.status_code < 500 else 502,
+                    detail=e.get_message() or "",
+                ),
+                handler,
+            )
         except (ValueError, KeyError, TypeError) as e:
             # the details (which may quote the provider's answer) go to the log only
             self.log.exception("The identity provider's answer could not be used: %s", e)
-            raise LoginFailed(
-                "The sign-in service gave an answer this hub cannot use.", status_code=502
-            ) from None
-        if model is None:
-            return None
-        if isinstance(model, str):
-            model = {"name": model}
-        name = self.normalize_username(model["name"])
-        return await self.managed_auth_model(model, lambda: self._was_staff(handler, name))
+            leave_problem(
+                LoginFailed(
+                    "The sign-in service gave an answer this hub cannot use.", status_code=502
+                ),
+                handler,
+            )
+        return None
 
     async def refresh_user(self, user, handler=None, **kwargs):
         if user.name == self.normalize_username(self.health_check_user):
@@ -434,3 +548,28 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
             "Please start again from the sign-in page.",
             detail=f"HTTP {error.code}",
         )
+
+
+class _Renaming(logging.LoggerAdapter):
+    """A logger whose messages name one class instead of another."""
+
+    def __init__(self, logger, ours: str, theirs: str):
+        super().__init__(logger, {})
+        self.ours, self.theirs = ours, theirs
+
+    def process(self, msg, kwargs):
+        return str(msg).replace(self.ours, self.theirs), kwargs
+
+
+def leave_problem(problem: LoginProblem, handler=None) -> None:
+    """Keep ``problem`` for the handler of the login under way, which shows it.
+
+    Inside :meth:`ManagedAuthenticatorMixin.get_authenticated_user` it is kept for the end
+    of the login (the first one wins); ``authenticate`` called on its own leaves it on
+    ``handler`` directly. Outside a login (a direct ``check_allowed`` call) nothing keeps it.
+    """
+    problems = _PROBLEMS.get()
+    if problems is not None:
+        problems.append(problem)
+    elif handler is not None:
+        leave_behind(handler, problem)

@@ -1,9 +1,12 @@
 """Clear pages for a login that does not go through: refused, provider down, or failed.
 
-The authenticators raise a :class:`LoginProblem`; the login and OAuth callback handlers
-render it with ``jhm-login-problem.html`` (in ``jhub_managed/templates/hub``), saying why and
-whom to contact. Without that template (a hub not set up with ``configure()``) JupyterHub's
-own error page shows the same message.
+The authenticators keep upstream's contract (``None`` for anyone who does not get in) and
+leave a :class:`LoginProblem` on the request's handler (:func:`leave_behind`); the login and
+OAuth callback handlers raise it when the login gave no user, and render it with
+``jhm-login-problem.html`` (in ``jhub_managed/templates/hub``), saying why and whom to
+contact, the way oauthenticator's callback shows ``custom_403_message``. Without that
+template (a hub not set up with ``configure()``) JupyterHub's own error page shows the same
+message.
 """
 
 from __future__ import annotations
@@ -86,8 +89,34 @@ class LoginFailed(LoginProblem):
         super().__init__(status_code, "failed", message, detail=shorten(detail, 300))
 
 
+#: the handler attribute where a login's problem is left for the handler to show
+PROBLEM_ATTRIBUTE = "jhub_managed_login_problem"
+
+
+def leave_behind(handler, problem: LoginProblem) -> None:
+    """Leave ``problem`` on ``handler`` for :class:`LoginProblemPages` to show."""
+    try:
+        setattr(handler, PROBLEM_ATTRIBUTE, problem)
+    except AttributeError:  # a handler that takes no attributes: JupyterHub's own page
+        pass
+
+
+def left_behind(handler) -> LoginProblem | None:
+    """The problem a login left on ``handler``, if any."""
+    return getattr(handler, PROBLEM_ATTRIBUTE, None)
+
+
 class LoginProblemPages:
-    """Handler mixin: render :class:`LoginProblem` with our page, anything else as before."""
+    """Handler mixin: a login that gave no user and left a :class:`LoginProblem` shows it
+    with our page; anything else as before."""
+
+    async def login_user(self, data=None):
+        setattr(self, PROBLEM_ATTRIBUTE, None)
+        user = await super().login_user(data)
+        problem = left_behind(self)
+        if user is None and problem is not None:
+            raise problem
+        return user
 
     def write_error(self, status_code, **kwargs):
         exc_info = kwargs.get("exc_info")

@@ -267,6 +267,15 @@ def idp_short_name(entity_id: str) -> str:
     return _SHORT_NAME.sub("-", name.lower()).strip("-.") or "idp"
 
 
+def bare_username_idps(idps: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The identity providers in ``idps`` whose usernames get no prefix."""
+    return [
+        entity_id
+        for entity_id, idp in idps.items()
+        if (idp.get("username_derivation") or {}).get("action") != "prefix"
+    ]
+
+
 def cilogon_prefix_plan(idps: Mapping[str, Mapping[str, Any]], mode: str) -> dict[str, str]:
     """Which identity providers get an automatic username prefix, and which.
 
@@ -276,11 +285,7 @@ def cilogon_prefix_plan(idps: Mapping[str, Mapping[str, Any]], mode: str) -> dic
     name as prefix, the way oauthenticator's own ``prefix`` action does (``uni-b.edu:alice``).
     With ``mode="refuse"`` such a configuration is an error.
     """
-    bare = [
-        entity_id
-        for entity_id, idp in idps.items()
-        if (idp.get("username_derivation") or {}).get("action") != "prefix"
-    ]
+    bare = bare_username_idps(idps)
     if len(bare) <= 1:
         return {}
     if mode == "refuse":
