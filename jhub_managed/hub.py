@@ -651,6 +651,10 @@ class ManagedHub(Configurable):
             scopes = list(SERVICE_SCOPES[name])
             if name == "health":
                 scopes += self.health_check_user_scopes()
+                if "usage" in self.services:
+                    # the usage-collector check reads the collector's last poll in the
+                    # usage metrics
+                    scopes += [USAGE_SCOPE, "access:services!service=usage"]
             roles.append(
                 {
                     "name": f"jhub-managed-{name}-service",

@@ -114,8 +114,31 @@ class CheckContext:
             self._kube_api = shared_client("VersionApi")
         return self._kube_api
 
-    async def usage_last_poll(self):
-        """The usage collector's last successful poll, once it reports one."""
+    async def usage_last_poll(self, usage: dict):
+        """The usage collector's last successful poll, from the usage service's metrics
+        (``jhub_managed_usage_last_poll_timestamp_seconds``), or ``None`` before the first."""
+        from datetime import datetime, timezone
+
+        from jupyterhub.utils import url_path_join
+        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+
+        from .checks import describe
+        from .schedule import CheckFailed
+
+        if not usage.get("url"):
+            raise CheckFailed("the usage service has no URL to ask")
+        url = url_path_join(usage["url"], usage.get("prefix") or "/services/usage/", "metrics")
+        try:
+            response = await AsyncHTTPClient().fetch(
+                url,
+                headers={"Authorization": f"token {self.hub.token}"},
+                request_timeout=self.timeout_of("usage-collector"),
+            )
+        except HTTPClientError as e:
+            raise CheckFailed(f"the usage service's metrics: {describe(e)}") from None
+        for line in response.body.decode("utf8", "replace").splitlines():
+            if line.startswith("jhub_managed_usage_last_poll_timestamp_seconds"):
+                return datetime.fromtimestamp(float(line.split()[-1]), timezone.utc)
         return None
 
     def dispose(self) -> None:

@@ -30,8 +30,8 @@ CHECKS: dict[str, tuple[str, bool]] = {
     ),
     "usage-collector": (
         "The usage service's collector polled the hub recently (within "
-        "``health_usage_max_age``). Until the usage service reports its polls, this check "
-        "says so as a warning.",
+        "``health_usage_max_age``), as its metrics say; not configured without the usage "
+        "service.",
         False,
     ),
     "spawner-backend": (

@@ -229,11 +229,12 @@ async def check_usage_collector(ctx) -> str:
         services = await ctx.hub.get("services", timeout=ctx.timeout_of("usage-collector"))
     except Exception as e:
         raise CheckFailed(f"could not list the hub's services: {describe(e)}") from None
-    if "usage" not in (services or {}):
+    usage = (services or {}).get("usage")
+    if usage is None:
         raise NotConfigured("not configured: this hub runs no usage service")
-    last_poll = await ctx.usage_last_poll()
+    last_poll = await ctx.usage_last_poll(usage)
     if last_poll is None:
-        raise NotConfigured("not configured: the usage collector does not report its polls yet")
+        raise CheckFailed("the usage collector has not polled the hub yet")
     age = (datetime.now(timezone.utc) - last_poll).total_seconds()
     if age > ctx.config["usage_max_age"]:
         raise CheckFailed(f"the usage collector's last successful poll was {age:.0f} s ago")
