@@ -38,7 +38,7 @@ import os
 from jupyterhub.spawner import Spawner
 
 class StillRunning(Spawner):
-    \\"\\"\\"Servers recorded as running: poll says so, nothing is started.\\"\\"\\"
+    # servers recorded as running: poll says so, nothing is started
     async def start(self):
         return os.environ["JHM_BENCH_DUMMY_URL"]
     async def stop(self, now=False):
