@@ -63,6 +63,19 @@ docs: $(VENV)/.test-installed
 upstream-oauthenticator: $(VENV)/.test-installed
 	$(BIN)/python -m tests.upstream.compare oauthenticator
 
+# kubespawner's own cluster-free tests, with its class and with ours, from a source checkout
+# of kubespawner 7.1.0 (its tests are not in its package), in a venv of their own
+KUBESPAWNER_SRC ?=
+KS_VENV := .venv-kubespawner
+$(KS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(KS_VENV)
+	$(KS_VENV)/bin/python -m pip install --quiet "pytest<8" "pytest-asyncio<0.23" "kubernetes<37" "jupyterhub-kubespawner==7.1.0" -e .
+	touch $@
+
+upstream-kubespawner: $(KS_VENV)/.installed
+	@test -n "$(KUBESPAWNER_SRC)" || { echo "set KUBESPAWNER_SRC to a kubespawner 7.1.0 checkout"; exit 2; }
+	$(KS_VENV)/bin/python -m tests.upstream.compare kubespawner --src "$(KUBESPAWNER_SRC)" --python $(KS_VENV)/bin/python
+
 benchmarks: $(VENV)/.test-installed $(CHP)
 	$(BIN)/python -m benchmarks
 

@@ -15,7 +15,7 @@ from jhub_managed.demo.settings import DEMO_SETTINGS
 from .fixtures.hub import add_group
 
 
-async def wait_ready(app, name: str, timeout: float = 60) -> dict:
+async def wait_ready(app, name: str, timeout: float = 240) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         r = await api_request(app, "users", name)

@@ -354,3 +354,85 @@ async def test_operator_storage_from_configure(kube_emulator, settings_db_url, t
     pvc.setdefault("kind", "PersistentVolumeClaim")
     kubernetes_validate.validate(pvc, KUBERNETES_VERSION, strict=True)
     assert pvc["spec"]["resources"]["requests"]["storage"] == "10Gi"
+
+
+# -- a profile_list from the config (z2jh's singleuser.profileList) --------------------------
+
+Z2JH_PROFILES = [
+    {
+        "display_name": "Default",
+        "kubespawner_override": {"image": "quay.io/jupyter/minimal-notebook:2025-01-06"},
+    },
+    {
+        "display_name": "Big",
+        "kubespawner_override": {
+            "image": "quay.io/jupyter/scipy-notebook:2025-01-06",
+            "mem_limit": "2G",
+            "environment": {"FROM_PROFILE": "yes", "DROPPED": None},
+        },
+    },
+]
+
+
+@pytest.fixture
+def empty_store(tmp_path):
+    yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    ManagedKubeSpawner._sources.clear()
+
+
+@pytest.mark.parametrize("form", ["list", "callable", "async callable"])
+async def test_config_profile_list_is_the_hubs_starting_profiles(kube_emulator, empty_store, form):
+    async def async_profiles(spawner):
+        return Z2JH_PROFILES
+
+    value = {
+        "list": Z2JH_PROFILES,
+        "callable": lambda spawner: Z2JH_PROFILES,
+        "async callable": async_profiles,
+    }[form]
+    spawner = await _spawner(kube_emulator, empty_store, "ann", [], profile_list=value)
+    form_html = await spawner.get_options_form()
+    assert "Default" in form_html and "Big" in form_html
+    manifest = await _manifest_for(spawner, {"profile": "big"})  # slug from the name
+    container = manifest["spec"]["containers"][0]
+    assert container["image"] == "quay.io/jupyter/scipy-notebook:2025-01-06"
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["FROM_PROFILE"] == "yes" and "DROPPED" not in env
+    assert manifest["metadata"]["labels"]["hub.jupyter.org/managed-profile"] == "big"
+    assert spawner.starting_hub_values()["profiles"][1]["slug"] == "big"
+
+
+async def test_hub_values_profiles_win_over_the_config_profile_list(kube_emulator, empty_store):
+    hub_values = {"profiles": [SETTINGS["profiles"][0]]}
+    spawner = await _spawner(
+        kube_emulator, empty_store, "ann", [], profile_list=Z2JH_PROFILES, hub_values=hub_values
+    )
+    await spawner.get_options_form()
+    assert [p["slug"] for p in spawner.managed_profiles()] == ["small"]
+    with pytest.raises(web.HTTPError) as info:
+        await _manifest_for(spawner, {"profile": "big"})
+    assert info.value.status_code == 400
+
+
+async def test_an_invalid_config_profile_list_is_a_clear_error(kube_emulator, empty_store):
+    broken = [{"display_name": "No", "slug": "Not a slug!", "kubespawner_override": {}}]
+    spawner = await _spawner(kube_emulator, empty_store, "ann", [], profile_list=broken)
+    with pytest.raises(web.HTTPError) as info:
+        await spawner.get_options_form()
+    assert info.value.status_code == 500
+    assert "profile_list is not a valid settings layer" in info.value.log_message
+    assert "/profiles/0/slug" in info.value.log_message
+
+
+async def test_a_user_without_groups_spawns(kube_emulator, settings_db_url):
+    spawner = await _spawner(kube_emulator, settings_db_url, "ann", [])
+    del spawner.user.groups  # a user object without groups, as kubespawner's own tests make
+    manifest = await _manifest_for(spawner, {"profile": "small"})
+    assert json.loads(manifest["metadata"]["annotations"]["hub.jupyter.org/managed-groups"]) == []
+
+
+async def test_a_refused_request_is_a_value_error_too(kube_emulator, settings_db_url):
+    # kubespawner raises ValueError for options it refuses; code that catches it still does
+    spawner = await _spawner(kube_emulator, settings_db_url, "ann", [])
+    with pytest.raises(ValueError, match="no-such-profile"):
+        await _manifest_for(spawner, {"profile": "no-such-profile"})

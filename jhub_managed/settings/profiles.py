@@ -161,12 +161,18 @@ def _check_text(name: str, value: Any) -> str:
     return value
 
 
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{value\}")
+
+
 def _substitute(override: Any, value: str) -> Any:
-    """Fill ``{value}`` in an unlisted choice's override, as kubespawner does."""
+    """Fill ``{value}`` in an unlisted choice's override, as kubespawner does: in keys and
+    values, with ``{{`` and ``}}`` for literal braces, other ``{...}`` left as they are."""
     if isinstance(override, str):
-        return override.replace("{value}", value)
+        return _PLACEHOLDER.sub(
+            lambda m: value if m.group() == "{value}" else m.group()[0], override
+        )
     if isinstance(override, Mapping):
-        return {k: _substitute(v, value) for k, v in override.items()}
+        return {_substitute(k, value): _substitute(v, value) for k, v in override.items()}
     if isinstance(override, list):
         return [_substitute(v, value) for v in override]
     return override

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from typing import Any
 
+from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import Dict, default, validate
 
@@ -55,8 +57,11 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
     """KubeSpawner whose profiles come from the hub's settings, filtered by group.
 
     ``profile_list`` is a callable over the current settings version, so an admin's edit is
-    used by the next spawn. The request is validated (and refused with 400/403) before the
-    pod is made; the pod carries labels naming the hub and the profile.
+    used by the next spawn. A ``profile_list`` set in the config (a list, a dict or a
+    callable, as KubeSpawner takes it; z2jh's ``singleuser.profileList``) becomes the hub's
+    starting profiles (the ``hub_values`` layer) when ``hub_values`` has none. The request is
+    validated (and refused with 400/403) before the pod is made; the pod carries labels
+    naming the hub and the profile.
     """
 
     shared_storage = Dict(
@@ -85,6 +90,18 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
     def _managed_options_form_default(self):
         return ManagedSpawnerMixin.managed_options_form
 
+    async def configured_profile_list(self) -> list[dict] | None:
+        value = self.profile_list
+        if value is ManagedKubeSpawner._profiles_for_spawner or not value:
+            return None
+        if callable(value):
+            value = await maybe_future(value(self))
+        profiles = self._sorted_dict_values(value) or []
+        if not isinstance(profiles, list) or not profiles:
+            return None
+        # kubespawner's own filling-in: slugs from display names, one default, ...
+        return self._get_initialized_profile_list(copy.deepcopy(profiles))
+
     def apply_override(self, override: dict[str, Any]) -> None:
         override = {
             key: parse_memory(value) if key in MEMORY_KEYS else value
@@ -98,7 +115,11 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
         Adds what every pod of a managed hub carries, with or without profiles: attribution
         labels and annotations, and the shared directory.
         """
-        if self.managed_selection is None and self.managed_profiles():
+        await self.load_configured_profiles()
+        chosen_for = self.managed_selection_options
+        if self.managed_profiles() and (
+            self.managed_selection is None or chosen_for != dict(self.user_options or {})
+        ):
             await self.apply_managed_options(self.user_options)
         slug = self.managed_selection.slug if self.managed_selection else ""
         labels, annotations = attribution(self.hub_name, slug, self.user_group_names())

@@ -17,6 +17,7 @@ from ..settings import (
     Ceilings,
     ProfileRequestError,
     ProfileSelection,
+    document_errors,
     override_errors,
     profiles_for_groups,
     select_profile,
@@ -25,6 +26,11 @@ from ..spawn_form import render_profile_form
 from ..store.attribution import DEFAULT_CHECK_USER
 from ..store.source import SettingsSource
 from .usage_events import RESOURCE_TRAITS, UsageEvents, session_facts
+
+
+class SpawnRequestRefused(web.HTTPError, ValueError):
+    """A spawn request refused with 400/403; also a ``ValueError``, which is what
+    KubeSpawner raises for options it refuses."""
 
 
 class ManagedSpawnerMixin(Configurable):
@@ -72,6 +78,12 @@ class ManagedSpawnerMixin(Configurable):
 
     _settings_source: SettingsSource | None = None
     _ceilings: Ceilings | None = None
+    #: the spawner's own profile list from the config (kubespawner's ``profile_list``)
+    _configured_profiles: list[dict] | None = None
+    #: configured profile lists already validated, by their JSON
+    _valid_configured: ClassVar[set[str]] = set()
+    #: at most this many sources (a callable ``profile_list`` may give one list per user)
+    max_sources: ClassVar[int] = 64
 
     @property
     def settings_source(self) -> SettingsSource:
@@ -80,21 +92,50 @@ class ManagedSpawnerMixin(Configurable):
         Looked up once per spawner: the layers are JSON-encoded only to find it.
         """
         if self._settings_source is None:
+            hub_values = self.starting_hub_values()
             key = (
                 self.settings_db_url,
                 json.dumps(self.operator_defaults, sort_keys=True),
-                json.dumps(self.hub_values, sort_keys=True),
+                json.dumps(hub_values, sort_keys=True),
             )
             source = self._sources.get(key)
             if source is None:
+                while len(self._sources) >= self.max_sources:
+                    self._sources.pop(next(iter(self._sources)))
                 source = self._sources[key] = SettingsSource(
                     self.settings_db_url,
                     operator_defaults=self.operator_defaults,
-                    hub_values=self.hub_values,
+                    hub_values=hub_values,
                     log=self.log,
                 )
             self._settings_source = source
         return self._settings_source
+
+    # -- profiles from the spawner's own config ---------------------------------------------
+
+    def starting_hub_values(self) -> dict:
+        """``hub_values``, with the config's own profile list as its profiles when it gives
+        none: a hub that had ``profile_list`` keeps its profiles, and hub admins edit on top."""
+        if self._configured_profiles and not self.hub_values.get("profiles"):
+            return {**self.hub_values, "profiles": self._configured_profiles}
+        return self.hub_values
+
+    async def configured_profile_list(self) -> list[dict] | None:
+        """The profile list the config gives the spawner class itself; ``None`` for none."""
+        return None
+
+    async def load_configured_profiles(self) -> None:
+        """Read the config's profile list (a callable is called now), validated as a layer.
+
+        Raises ``HTTPError`` 500 naming the problem when it is not a valid layer: a hub
+        operator's mistake, which no spawn should paper over.
+        """
+        profiles = await self.configured_profile_list()
+        if profiles:
+            check_configured_profiles(profiles, self.operator_ceilings, self._valid_configured)
+        if profiles != self._configured_profiles:
+            self._configured_profiles = profiles
+            self._settings_source = None
 
     @property
     def operator_ceilings(self) -> Ceilings:
@@ -107,7 +148,8 @@ class ManagedSpawnerMixin(Configurable):
         return self.settings_source.current().profiles
 
     def user_group_names(self) -> list[str]:
-        return [g.name for g in self.user.groups]
+        """The user's hub groups; none for a user object without them."""
+        return [g.name for g in getattr(self.user, "groups", None) or []]
 
     def allowed_profiles(self) -> list[dict]:
         """The profiles this spawner's user may use, trimmed to their allowed choices."""
@@ -124,6 +166,7 @@ class ManagedSpawnerMixin(Configurable):
         )
 
     async def managed_options_form(self, spawner=None) -> str:
+        await self.load_configured_profiles()
         current = self.settings_source.current()
         if not current.profiles:
             return ""
@@ -165,6 +208,8 @@ class ManagedSpawnerMixin(Configurable):
         return ManagedSpawnerMixin.apply_managed_options
 
     managed_selection: ProfileSelection | None = None
+    #: the ``user_options`` that ``managed_selection`` was made for
+    managed_selection_options: dict | None = None
 
     def select(self, user_options: dict | None) -> ProfileSelection | None:
         """Validate ``user_options`` for this user; raise ``HTTPError`` 400/403 with why.
@@ -177,7 +222,7 @@ class ManagedSpawnerMixin(Configurable):
             self._report_spawn_to_health("", "")
             chosen = sorted(k for k, v in (user_options or {}).items() if v not in ("", None))
             if chosen:
-                raise web.HTTPError(
+                raise SpawnRequestRefused(
                     400,
                     f"This hub offers no profiles, so '{chosen[0]}' can't be chosen.",
                     reason="Bad Request",
@@ -187,13 +232,13 @@ class ManagedSpawnerMixin(Configurable):
             selection = select_profile(profiles, self.user_group_names(), user_options)
         except ProfileRequestError as e:
             self.log.warning("Refused spawn request of %s: %s", self.user.name, e.message)
-            raise web.HTTPError(e.status, e.message, reason=_reason(e.status)) from None
+            raise SpawnRequestRefused(e.status, e.message, reason=_reason(e.status)) from None
         errors = override_errors(selection.override, self.operator_ceilings, "")
         message = "; ".join(f"{e.path.strip('/')}: {e.message}" for e in errors)
         self._report_spawn_to_health(selection.slug, message)
         if errors:
             self.log.warning("Refused spawn request of %s: %s", self.user.name, message)
-            raise web.HTTPError(
+            raise SpawnRequestRefused(
                 403, f"This selection is beyond what the hub allows: {message}", reason="Forbidden"
             )
         return selection
@@ -211,7 +256,9 @@ class ManagedSpawnerMixin(Configurable):
     def _forget_refused_options(self) -> None:
         """JupyterHub stores a request's options before they are checked; a refused request
         must change nothing, so the options of the last accepted request are put back."""
-        previous = self._previous_user_options or {}
+        previous = self._previous_user_options
+        if not isinstance(previous, dict):  # the first options this spawner was given
+            previous = {}
         orm_spawner = getattr(self, "orm_spawner", None)
         if orm_spawner is not None and orm_spawner.user_options != previous:
             orm_spawner.user_options = previous
@@ -223,11 +270,13 @@ class ManagedSpawnerMixin(Configurable):
     async def apply_managed_options(self, user_options: dict | None) -> None:
         """JupyterHub's ``apply_user_options`` hook: validate, then apply the selection."""
         try:
+            await self.load_configured_profiles()
             selection = self.select(user_options)
         except web.HTTPError:
             self._forget_refused_options()
             raise
         self.managed_selection = selection
+        self.managed_selection_options = dict(user_options or {})
         if selection is None:
             return
         self.apply_override(selection.override)
@@ -320,6 +369,46 @@ class ManagedSpawnerMixin(Configurable):
             self._usage_seen = (None, None)
             self._usage_stop_requested = False
         return super().run_post_stop_hook()
+
+
+def check_configured_profiles(profiles: list[dict], ceilings: Ceilings, valid: set[str]) -> None:
+    """Validate the config's profile list as a settings layer of the operator's.
+
+    The profiles' shape (names, slugs, options, choices, defaults, groups) is checked as in
+    every layer; the ``kubespawner_override`` values are the operator's own, which may use
+    any KubeSpawner key and value as KubeSpawner takes them (``environment`` entries set to
+    ``None`` to remove them, for example), and the ceilings are applied to what a spawn
+    selects. ``valid`` remembers lists already found valid (by their JSON), so a spawn pays
+    for this once per list.
+    """
+    try:
+        key = json.dumps(profiles, sort_keys=True, default=repr)
+    except (TypeError, ValueError):
+        key = None
+    if key is not None and key in valid:
+        return
+    errors = document_errors({"profiles": _without_overrides(profiles)}, ceilings)
+    if errors:
+        detail = "; ".join(f"{e.path or '/'}: {e.message}" for e in errors[:5])
+        raise web.HTTPError(
+            500,
+            f"The hub's profile_list is not a valid settings layer: {detail}",
+            reason="Server Error",
+        )
+    if key is not None:
+        valid.add(key)
+
+
+def _without_overrides(value: Any) -> Any:
+    """A copy of ``value`` with every ``kubespawner_override`` emptied."""
+    if isinstance(value, dict):
+        return {
+            k: ({} if k == "kubespawner_override" else _without_overrides(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_without_overrides(v) for v in value]
+    return value
 
 
 def _reason(status: int) -> str:
