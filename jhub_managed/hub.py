@@ -23,9 +23,11 @@ from traitlets import Bool, Dict, Float, List, Unicode, default, validate
 from traitlets import Integer as Int
 from traitlets.config import Config, Configurable
 
+from .roles import ADMINS_ROLE, follow_admins
 from .services.health.catalog import CHECKS as HEALTH_CHECKS
 from .services.health.catalog import DEFAULT_REQUIRED
 from .settings import Ceilings, document_errors
+from .settings.allowlist import AdminAllowList
 
 #: the custom scope whose holders may edit the hub's settings
 SETTINGS_SCOPE = "custom:jhub-managed:settings"
@@ -36,6 +38,8 @@ HEALTH_ROLE = "jhub-managed-health-operators"
 #: the custom scope whose holders may read everyone's usage reports and the usage metrics
 USAGE_SCOPE = "custom:jhub-managed:usage-reports"
 USAGE_ROLE = "jhub-managed-usage-readers"
+#: the scopes every hub admin holds, through the role :data:`~jhub_managed.roles.ADMINS_ROLE`
+ADMIN_SCOPES = (SETTINGS_SCOPE,)
 SERVICE_NAMES = ("config", "usage", "health")
 CULLER_SERVICE = "idle-culler"
 CULLER_CONFIG = os.path.join(os.path.dirname(__file__), "services", "culler_config.py")
@@ -185,8 +189,10 @@ class ManagedHub(Configurable):
         config=True,
         help="""Operator ceilings no hub admin can exceed: ``cpu_limit``, ``cpu_guarantee``
         (cores), ``mem_limit``, ``mem_guarantee`` (e.g. ``"16G"``), ``gpu_limit``,
-        ``node_selectors`` (list of allowed selectors) and ``image_patterns`` (regexes an
-        image must match whole).""",
+        ``node_selectors`` (list of allowed selectors), ``image_patterns`` (regexes an
+        image must match whole) and ``extra_resources`` (the resources besides GPUs a
+        profile may ask for, each with its most per server or ``null``, e.g.
+        ``{"example.com/fpga": 1}``).""",
     )
 
     @validate("ceilings")
@@ -195,6 +201,30 @@ class ManagedHub(Configurable):
             Ceilings.from_config(proposal.value)
         except (ValueError, TypeError, re.error) as e:
             raise ConfigureError(f"ceilings: {e}") from None
+        return proposal.value
+
+    # -- security: what hub admins may put in a profile -----------------------------------
+
+    hub_admin_override_keys = List(
+        Unicode(),
+        config=True,
+        help="""KubeSpawner settings this hub's admins may set in a profile's
+        ``kubespawner_override``, beyond the ones the settings schema lists (image, CPU and
+        memory, named extra resources, node selector, environment, default URL).
+
+        For a hub whose admins the operator trusts with its nodes, e.g.
+        ``["tolerations", "volumes", "volume_mounts"]``; ``["*"]`` allows any key. The
+        operator's own layers (``operator_defaults``, ``hub_values``) may set any key
+        whatever this says. Environment names JupyterHub and the suite rely on, and
+        resources not named in the ceilings' ``extra_resources``, stay refused.""",
+    )
+
+    @validate("hub_admin_override_keys")
+    def _check_hub_admin_override_keys(self, proposal):
+        try:
+            AdminAllowList.from_config(proposal.value)
+        except ValueError as e:
+            raise ConfigureError(f"hub_admin_override_keys: {e}") from None
         return proposal.value
 
     settings_editor_groups = List(
@@ -552,6 +582,7 @@ class ManagedHub(Configurable):
                     "operator_defaults": self.operator_defaults,
                     "hub_values": self.hub_values,
                     "ceilings": self.ceilings,
+                    "hub_admin_override_keys": list(self.hub_admin_override_keys),
                     "settings_scope": SETTINGS_SCOPE,
                     # so that the settings service's preview shows what this spawner shows
                     "spawner": self.spawner,
@@ -631,6 +662,14 @@ class ManagedHub(Configurable):
                 "description": "Read everyone's usage reports and the usage metrics",
                 "scopes": [USAGE_SCOPE, "access:services!service=usage"],
                 "groups": list(self.usage_report_groups),
+            },
+            # security: hub admins hold the suite's scopes through a role whose members
+            # follow the hub's admin users (see jhub_managed.roles)
+            {
+                "name": ADMINS_ROLE,
+                "description": "What the hub's admins may do in the jhub-managed services "
+                "(its members are the hub's admin users, kept in step by jhub-managed)",
+                "scopes": list(ADMIN_SCOPES),
             },
         ]
         if self.idle_timeout:
@@ -784,6 +823,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         section.operator_defaults = hub.operator_defaults
         section.hub_values = hub.hub_values
         section.ceilings = hub.ceilings
+        section.hub_admin_override_keys = list(hub.hub_admin_override_keys)
         section.hub_name = hub.hub_name
         section.usage_events = "usage" in hub.services
     if hub.shared_storage:
@@ -822,6 +862,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
     c.JupyterHub.load_roles = _merge_roles(
         list(c.JupyterHub.get("load_roles", []) or []), hub.roles()
     )
+    follow_admins()
 
     paths = list(c.JupyterHub.get("template_paths", []) or [])
     hub_templates = os.path.join(TEMPLATES, "hub")

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from jhub_managed.demo.settings import DEMO_SETTINGS
+from jhub_managed.hub import SETTINGS_SCOPE
 from jhub_managed.settings.forms import profiles as profile_forms
 
 from .fixtures.processes import Process, free_port, wait_for
@@ -74,6 +75,11 @@ configure(
 c.ManagedDemoAuthenticator.password = env["JHM_TEST_PASSWORD"]
 c.ManagedDemoAuthenticator.demo_users = json.loads(env["JHM_TEST_USERS"])
 c.Spawner.cmd = [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")]
+import jupyterhub
+if jupyterhub.version_info >= (6,):
+    # JupyterHub 6 gives up on a service after 30 s, which a loaded test machine can take
+    for service in c.JupyterHub.services:
+        service["timeout"] = 180
 """
 
 
@@ -124,12 +130,16 @@ def login(hub: Hub, user: str) -> requests.Session:
     return session
 
 
-def create_token(hub: Hub, user: str) -> str:
+def create_token(hub: Hub, user: str, scopes: list[str] | None = None) -> str:
+    """A token of ``user``: with all their permissions, or with only ``scopes``."""
     session = login(hub, user)
     session.get(hub.url + "hub/home", timeout=30)
+    body: dict = {"note": "settings service tests"}
+    if scopes is not None:
+        body["scopes"] = scopes
     r = session.post(
         hub.url + f"hub/api/users/{user}/tokens",
-        json={"note": "settings service tests"},
+        json=body,
         headers={"X-XSRFToken": session.cookies.get("_xsrf", path="/hub/")},
         timeout=30,
     )
@@ -317,6 +327,31 @@ def test_bad_bodies_get_clear_errors_never_500(hub, body, headers, status, words
     assert hub.settings()[0] == version
 
 
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_a_body_over_the_services_limit_gets_413_from_the_service_not_the_hubs_503(hub, chunked):
+    """Far over the service's limit: tornado alone would drop the connection, and the proxy
+    would show the hub's "Your server appears to be down" page."""
+    version, _ = hub.settings()
+    size = 10 * 1024 * 1024 + 1
+    block = b" " * (1024 * 1024)
+
+    def body():
+        for _ in range(10):
+            yield block
+        yield b" "
+
+    r = hub.api(
+        "admin", "PUT", "api/settings", data=body() if chunked else b" " * size,
+        headers={"If-Match": f'"{version}"', "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert r.status_code == 413, r.text[:500]
+    message = r.json()["message"]
+    assert "at most 4194304 bytes (4 MB)" in message and "Nothing was changed" in message
+    assert hub.settings()[0] == version
+    # the service goes on answering
+    assert hub.api("admin", "GET", "api/settings").status_code == 200
+
+
 def test_two_editors_saving_from_the_same_version_one_200_one_409_nothing_lost(hub):
     """admin (a hub admin) and carol (in a group with the settings scope) both start from
     the same version; whoever saves second is told, and saves again without losing
@@ -448,6 +483,14 @@ PAGE_ROUTES = [
 ]
 
 
+WRITE_ROUTES = [(m, p) for m, p in API_ROUTES + PAGE_ROUTES if m != "GET"]
+
+
+def refusal_of(method: str) -> str:
+    """What a 403 says: reads name who may read, writes the permission the token lacks."""
+    return "Only hub admins" if method == "GET" else SETTINGS_SCOPE
+
+
 def test_a_non_editor_token_gets_403_on_every_route(hub):
     version, _ = hub.settings()
     for method, path in API_ROUTES + PAGE_ROUTES:
@@ -456,8 +499,7 @@ def test_a_non_editor_token_gets_403_on_every_route(hub):
             headers={"If-Match": f'"{version}"'},
         )  # fmt: skip
         assert r.status_code == 403, (method, path, r.status_code)
-        if path.startswith("api/"):
-            assert "Only hub admins" in r.json()["message"]
+        assert refusal_of(method) in r.text, (method, path, r.text[:300])
     # alice too, though she may use a restricted profile
     assert hub.api("alice", "GET", "api/settings").status_code == 403
     assert hub.settings()[0] == version
@@ -481,8 +523,59 @@ def test_a_non_editor_browser_session_gets_403_on_every_route(hub):
         )
         assert r.status_code == 403, (method, path, r.status_code)
         # refused for who bob is, not for a missing XSRF token
-        assert "Only hub admins" in r.text, (method, path)
+        assert refusal_of(method) in r.text, (method, path)
     assert hub.settings()[0] == version
+
+
+def write_request(hub: Hub, token: str, method: str, path: str, version: int):
+    """A write to ``path`` with ``token``: the API's JSON or a form's fields."""
+    headers = {"Authorization": f"token {token}", "If-Match": f'"{version}"'}
+    if path.startswith("api/"):
+        body = {"settings": hub.settings()[1]} if method == "PUT" else {}
+        return requests.request(
+            method, hub.service + path, json=body, headers=headers, timeout=30,
+            allow_redirects=False,
+        )  # fmt: skip
+    fields = {"version": str(version), "do": "save", "organization_name": "By token"}
+    return requests.request(
+        method, hub.service + path, data=fields, headers=headers, timeout=30,
+        allow_redirects=False,
+    )  # fmt: skip
+
+
+def test_an_admins_token_without_the_settings_scope_gets_403_on_every_write(hub):
+    """The token decides, not the user model's admin flag."""
+    limited = create_token(hub, "admin", scopes=["access:services!service=config"])
+    version, _ = hub.settings()
+    for method, path in WRITE_ROUTES:
+        r = write_request(hub, limited, method, path, version)
+        assert r.status_code == 403, (method, path, r.status_code, r.text[:300])
+        assert SETTINGS_SCOPE in r.text, (method, path, r.text[:300])
+        assert "Log in" not in r.text
+    assert hub.settings()[0] == version
+
+
+def test_an_admins_token_with_the_settings_scope_writes(hub):
+    token = create_token(hub, "admin", scopes=[SETTINGS_SCOPE, "access:services!service=config"])
+    version, _ = hub.settings()
+    r = write_request(hub, token, "PUT", "api/settings", version)
+    assert r.status_code == 200, r.text
+    r = write_request(hub, token, "POST", f"api/history/{version}/restore", version + 1)
+    assert r.status_code == 200, r.text
+    r = write_request(hub, token, "POST", "branding", version + 2)
+    assert r.status_code == 302, r.text[:500]
+    assert hub.settings()[0] == version + 3
+    assert hub.settings()[1]["branding"]["organization_name"] == "By token"
+
+
+def test_a_token_that_may_not_use_the_service_is_told_which_permission(hub):
+    token = create_token(hub, "admin", scopes=["read:users:name!user=admin"])
+    r = requests.get(
+        hub.service + "api/settings", headers={"Authorization": f"token {token}"}, timeout=30
+    )
+    assert r.status_code == 403
+    assert "'access:services!service=config'" in r.json()["message"]
+    assert "Log in" not in r.json()["message"]
 
 
 def test_a_member_of_a_settings_editor_group_may_use_the_pages(hub):

@@ -142,6 +142,9 @@ async def _spawner(kube_emulator, settings_db_url, name, groups, admin=False, **
             "ManagedKubeSpawner": {
                 **kube_emulator.spawner_config(),
                 "settings_db_url": settings_db_url,
+                # the operator's layer: the physics profile's volumes are the operator's,
+                # which the stored copy of the same profile keeps as they are
+                "hub_values": SETTINGS,
                 "hub_name": HUB_NAME,
                 "cmd": ["jupyterhub-singleuser"],
                 **extra,

@@ -8,21 +8,22 @@ own ``page.html`` so a service looks like the hub, JSON error bodies on API rout
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from jupyterhub._data import DATA_FILES_PATH
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
-from tornado import web
+from tornado import httputil, web
 from tornado.httpserver import HTTPServer
 from tornado.log import access_log
 from traitlets import Dict, Integer, Unicode, default
@@ -33,6 +34,11 @@ from .listen import take as take_early_socket
 HUB_TEMPLATES = os.path.join(DATA_FILES_PATH, "templates")
 HUB_STATIC = os.path.join(DATA_FILES_PATH, "static")
 OUR_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
+#: largest request body a service takes; larger ones get a 413 that says so
+MAX_REQUEST_BODY = 4 * 1024 * 1024
+#: what a service reads and throws away to answer a larger body with its 413 (a body beyond
+#: this ends the connection, as tornado does)
+DISCARD_BODY_LIMIT = 1024 * 1024 * 1024
 
 
 class JSONLogFormatter(logging.Formatter):
@@ -94,6 +100,60 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         if self.hub_auth.get_token(self, in_cookie=False):
             _ = self.current_user
         super().check_xsrf_cookie()
+
+    # -- permissions: what the token of this request may do -------------------------------------
+
+    def token_scopes(self) -> frozenset[str]:
+        """The scopes of the token (or the OAuth cookie's token) this request came with.
+
+        The hub answers them in the user model: the token's own scopes, already cut down to
+        what its owner holds now. They, not the user's ``admin`` flag, decide what the request
+        may do.
+        """
+        model = self.current_user
+        return frozenset((model or {}).get("scopes") or ())
+
+    def token_without_access(self) -> dict | None:
+        """Who sent a valid token that may not use this service at all (``None`` otherwise).
+
+        HubOAuth treats such a request as anonymous; this tells it apart, so that the answer
+        can name the missing permission instead of asking for a login.
+        """
+        if self.current_user is not None or not self.hub_auth.get_token(self, in_cookie=False):
+            return None
+        try:
+            return self.hub_auth.get_user(self)
+        except Exception:
+            return None
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.token_scopes()
+
+    def check_scope(self, scope: str) -> bool:
+        """Refuse this request unless its token carries ``scope``.
+
+        No login: a page asked for with GET or HEAD is sent to the hub's login (``False`` is
+        returned: the request is answered); anything else gets 403 saying what is needed. A
+        login or token without the scope gets 403 naming the missing permission.
+        """
+        if self.current_user is None:
+            if self.token_without_access() is not None:
+                access = f"access:services!service={self.service.service_name}"
+                raise web.HTTPError(403, missing_scope_message(access, scope))
+            if self.request.method in ("GET", "HEAD") and not isinstance(self, APIHandler):
+                self.redirect(self.get_login_url())
+                return False
+            raise web.HTTPError(403, not_logged_in_message(scope))
+        if not self.has_scope(scope):
+            self.log.warning(
+                "%s %s refused: the token lacks %s",
+                self.request.method,
+                self.request.path,
+                scope,
+                extra={"event": "scope.missing", "scope": scope},
+            )
+            raise web.HTTPError(403, missing_scope_message(scope))
+        return True
 
     def page_user(self) -> PageUser | None:
         model = self.current_user
@@ -169,6 +229,52 @@ class APIHandler(BaseHandler):
         self.finish(json.dumps(body))
 
 
+def missing_scope_message(*scopes: str) -> str:
+    """403 for a valid login or token that lacks a permission: which one, and what to do."""
+    named = " and ".join(f"'{s}'" for s in scopes)
+    which = "permissions" if len(scopes) > 1 else "permission"
+    return (
+        f"This needs the {which} {named}, which the token of this request does not carry. "
+        "Use a token that has it (a token made with a list of scopes has only those), or ask "
+        "the hub's operator for it. If you were given it just now, log out of the hub and in "
+        "again."
+    )
+
+
+def not_logged_in_message(scope: str) -> str:
+    return f"Log in to the hub, or send a token with the permission '{scope}'."
+
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def require_scope(scope: str | Callable[[Any], str]) -> Callable[[_Method], _Method]:
+    """Decorate a handler method: it runs only when the request's token carries ``scope``.
+
+    .. code-block:: python
+
+        class ReportAPI(APIHandler):
+            @require_scope("custom:jhub-managed:usage-reports")
+            async def get(self): ...
+
+    ``scope`` may be a function of the handler, for a scope named in the service's
+    configuration: ``@require_scope(lambda handler: handler.service.settings_scope)``. Without
+    the scope the answer is 403 naming it; without a login, pages asked for with GET go to
+    the hub's login and anything else gets 403.
+    """
+
+    def decorate(method: _Method) -> _Method:
+        @functools.wraps(method)
+        def checked(self: BaseHandler, *args: Any, **kwargs: Any) -> Any:
+            if not self.check_scope(scope(self) if callable(scope) else scope):
+                return None
+            return method(self, *args, **kwargs)
+
+        return checked  # type: ignore[return-value]
+
+    return decorate
+
+
 def _error_message(status_code: int, exc_info: Any) -> str:
     if exc_info:
         exc = exc_info[1]
@@ -188,6 +294,107 @@ class NotFoundHandler(BaseHandler):
         raise web.HTTPError(404)
 
 
+class _BodyLimit(httputil.HTTPMessageDelegate):
+    """Answers a request whose body is larger than ``limit`` with a 413 that says the limit.
+
+    Tornado itself drops the connection of a request over its ``max_body_size`` without an
+    answer, which the hub's proxy shows as "Your server appears to be down" (503). Here the
+    server's own limit is far larger; a body over ``limit`` is read and thrown away (never
+    kept), then answered. Bodies within the limit go on to the application untouched.
+    """
+
+    def __init__(
+        self,
+        delegate: httputil.HTTPMessageDelegate,
+        connection: httputil.HTTPConnection,
+        limit: int,
+        log: logging.Logger,
+    ):
+        self.delegate = delegate
+        self.connection = connection
+        self.limit = limit
+        self.log = log
+        self.received = 0
+        self.refused = False
+        self.forwarded = False
+        self.start_line: httputil.RequestStartLine | None = None
+        self.headers: httputil.HTTPHeaders | None = None
+
+    def headers_received(self, start_line, headers):
+        self.start_line = start_line  # type: ignore[assignment]
+        self.headers = headers
+        length = headers.get("Content-Length", "")
+        if length.strip().isdigit() and int(length) > self.limit:
+            self.refused = True
+            return None
+        self.forwarded = True
+        return self.delegate.headers_received(start_line, headers)
+
+    def data_received(self, chunk: bytes):
+        self.received += len(chunk)
+        if not self.refused and self.received > self.limit:
+            self.refused = True  # a chunked body that grew too large
+        if self.refused:
+            return None
+        return self.delegate.data_received(chunk)
+
+    def finish(self) -> None:
+        if not self.refused:
+            self.delegate.finish()
+            return
+        self._answer_413()
+
+    def on_connection_close(self) -> None:
+        if self.forwarded:
+            self.delegate.on_connection_close()
+
+    def _answer_413(self) -> None:
+        limit_mb = self.limit / (1024 * 1024)
+        message = (
+            f"The request body is larger than this service takes: at most {self.limit} bytes "
+            f"({limit_mb:g} MB). Nothing was changed."
+        )
+        path = self.start_line.path if self.start_line else ""
+        accept = (self.headers or {}).get("Accept", "")
+        if "/api/" in path or "text/html" not in accept:
+            body = json.dumps({"status": 413, "message": message}).encode()
+            content_type = "application/json; charset=utf-8"
+        else:
+            body = (
+                "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+                "<title>413 Payload Too Large</title></head><body><h1>Too large</h1>"
+                f"<p>{message}</p></body></html>"
+            ).encode()
+            content_type = "text/html; charset=utf-8"
+        self.log.warning(
+            "413 %s %s: body over %d bytes",
+            self.start_line.method if self.start_line else "",
+            path.split("?")[0],
+            self.limit,
+            extra={"status": 413, "event": "request.too_large", "path": path.split("?")[0]},
+        )
+        self.connection.write_headers(
+            httputil.ResponseStartLine("HTTP/1.1", 413, "Payload Too Large"),
+            httputil.HTTPHeaders({"Content-Type": content_type, "Content-Length": str(len(body))}),
+            body,
+        )
+        self.connection.finish()
+
+
+class BoundedHTTPServer(HTTPServer):
+    """An HTTP server whose requests over ``max_request_body`` bytes get a clear 413."""
+
+    def initialize(self, *args: Any, max_request_body: int = MAX_REQUEST_BODY, **kwargs: Any):
+        kwargs.setdefault("max_body_size", DISCARD_BODY_LIMIT)
+        self.max_request_body = max_request_body
+        self.limit_log = logging.getLogger("jhub_managed.services")
+        super().initialize(*args, **kwargs)
+
+    def start_request(self, server_conn, request_conn):
+        delegate = super().start_request(server_conn, request_conn)
+        return _BodyLimit(delegate, request_conn, self.max_request_body, self.limit_log)
+
+
 class ServiceApp(Application):
     """Base application of a jhub-managed service. Subclasses add ``handlers()``."""
 
@@ -204,6 +411,11 @@ class ServiceApp(Application):
     flags: ClassVar[dict] = {}
 
     suite_config = Dict(help="The suite's configuration, from $JHUB_MANAGED_CONFIG.")
+    max_request_body = Integer(
+        MAX_REQUEST_BODY,
+        config=True,
+        help="Largest request body, in bytes; a larger one is answered with 413.",
+    )
 
     @default("suite_config")
     def _default_suite_config(self):
@@ -315,8 +527,9 @@ class ServiceApp(Application):
     async def run(self) -> None:
         app = self.make_app()
         ip, port = self.listen_address()
-        # no request to a service needs more than a settings document (1 MB) and some room
-        server = HTTPServer(app, xheaders=True, max_body_size=4 * 1024 * 1024)
+        # no request to a service needs more than a settings document (1 MB) and some room;
+        # a larger one gets a 413 that says the limit
+        server = BoundedHTTPServer(app, xheaders=True, max_request_body=self.max_request_body)
         early = take_early_socket(ip, port)
         if early is not None:
             server.add_sockets([early])

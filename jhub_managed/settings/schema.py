@@ -34,8 +34,12 @@ _GROUPS = {
 KUBESPAWNER_OVERRIDE = {
     "description": (
         "Spawner settings this profile or choice sets, as in kubespawner's "
-        "kubespawner_override. The keys below are checked; other kubespawner settings "
-        "are passed through."
+        "kubespawner_override. Hub admins may set only the keys below: the rest of "
+        "KubeSpawner's settings (security context, volumes, scheduling, service accounts, "
+        "...) give whoever sets them control over the operator's nodes. The operator's own "
+        "layers (operator_defaults, hub_values) may set any KubeSpawner setting, a hub admin "
+        "may keep what they set, and the operator can allow more keys to a trusted hub's "
+        "admins with hub_admin_override_keys."
     ),
     "type": "object",
     "properties": {
@@ -50,7 +54,9 @@ KUBESPAWNER_OVERRIDE = {
         "mem_guarantee": _MEMORY,
         "mem_limit": _MEMORY,
         "extra_resource_limits": {
-            "description": 'Other resource limits, e.g. ``{"nvidia.com/gpu": 1}`` for GPUs.',
+            "description": 'Other resource limits, e.g. ``{"nvidia.com/gpu": 1}`` for GPUs '
+            "(at most the operator's gpu_limit). Other resources only as the operator names "
+            "them in the ceilings' extra_resources.",
             "type": "object",
             "additionalProperties": {"type": ["string", "integer"]},
         },
@@ -66,7 +72,10 @@ KUBESPAWNER_OVERRIDE = {
             "additionalProperties": {"type": "string"},
         },
         "environment": {
-            "description": "Environment variables of the server.",
+            "description": "Environment variables of the server, except the names JupyterHub, "
+            "KubeSpawner, Kubernetes, the server image's start script and jhub-managed set "
+            "(JUPYTERHUB_*, JPY_*, KUBERNETES_*, JHUB_MANAGED_*, MEM_LIMIT, CPU_LIMIT, "
+            "JUPYTER_IMAGE, NB_UID, GRANT_SUDO, ...).",
             "type": "object",
             "additionalProperties": {"type": "string", "maxLength": 4096},
             "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
@@ -77,7 +86,7 @@ KUBESPAWNER_OVERRIDE = {
             "maxLength": 255,
         },
     },
-    "additionalProperties": True,
+    "additionalProperties": False,
 }
 
 CHOICE = {
@@ -318,5 +327,31 @@ MAX_DOCUMENT_BYTES = 1_000_000
 
 
 def settings_schema() -> dict:
-    """A copy of the settings schema, safe to change."""
+    """A copy of the settings schema (what hub admins may save), safe to change."""
     return copy.deepcopy(SETTINGS_SCHEMA)
+
+
+def _open_overrides(schema: dict) -> dict:
+    """``schema`` with every ``kubespawner_override`` open to any KubeSpawner key."""
+    opened = copy.deepcopy(schema)
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            override = (node.get("properties") or {}).get("kubespawner_override")
+            if isinstance(override, dict):
+                override["additionalProperties"] = True
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(opened)
+    return opened
+
+
+#: The same document as the operator's layers may write it: ``kubespawner_override`` takes any
+#: KubeSpawner key. A resolved document (the operator's layers with the hub admins' edits on
+#: top) is checked against this; what the hub admins' own edits set is checked key by key
+#: (:mod:`jhub_managed.settings.allowlist`).
+OPERATOR_SETTINGS_SCHEMA = _open_overrides(SETTINGS_SCHEMA)

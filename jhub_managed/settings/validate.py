@@ -19,7 +19,7 @@ import jsonschema
 from .announcement import parse_time
 from .profiles import fullmatch_any
 from .quantities import format_cpu, format_memory, parse_memory
-from .schema import MAX_DOCUMENT_BYTES, SETTINGS_SCHEMA
+from .schema import MAX_DOCUMENT_BYTES, OPERATOR_SETTINGS_SCHEMA
 
 GPU_RESOURCE = "nvidia.com/gpu"
 #: what ``re.compile`` raises for a bad pattern: ``re.error``, but ``OverflowError`` for a
@@ -42,7 +42,9 @@ def _pointer(parts: Iterable[Any]) -> str:
 
 
 _VALIDATOR = jsonschema.Draft202012Validator(
-    SETTINGS_SCHEMA,
+    # resolved documents hold the operator's layers, which may set any KubeSpawner key; what
+    # the hub admins' own edits may set is checked by allowlist.admin_override_errors
+    OPERATOR_SETTINGS_SCHEMA,
     # only the formats the schema uses: the full checker imports slow optional packages
     format_checker=jsonschema.FormatChecker(formats=("date-time",)),
 )
@@ -143,6 +145,9 @@ class Ceilings:
     node_selectors: tuple[tuple[tuple[str, str], ...], ...] | None = None
     #: regexes an image must match whole; ``None`` means any image
     image_patterns: tuple[str, ...] | None = None
+    #: resources besides GPUs that profiles may ask for in ``extra_resource_limits`` and
+    #: ``extra_resource_guarantees``, each with its most per server (``None``: no most)
+    extra_resources: tuple[tuple[str, int | None], ...] = ()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> Ceilings:
@@ -172,7 +177,15 @@ class Ceilings:
             gpu_limit=read("gpu_limit", _gpu_ceiling),
             node_selectors=read("node_selectors", _node_selectors_ceiling),
             image_patterns=read("image_patterns", _image_patterns_ceiling),
+            extra_resources=read("extra_resources", _extra_resources_ceiling) or (),
         )
+
+    def resource_ceiling(self, resource: str) -> int | None:
+        return dict(self.extra_resources).get(resource)
+
+    def names_resource(self, resource: str) -> bool:
+        """Whether a profile may ask for ``resource`` (GPUs always may, up to gpu_limit)."""
+        return resource == GPU_RESOURCE or resource in dict(self.extra_resources)
 
     def as_config(self) -> dict[str, Any]:
         config = asdict(self)
@@ -180,6 +193,7 @@ class Ceilings:
             config["node_selectors"] = [dict(s) for s in self.node_selectors]
         if self.image_patterns is not None:
             config["image_patterns"] = list(self.image_patterns)
+        config["extra_resources"] = dict(self.extra_resources) or None
         return {k: v for k, v in config.items() if v is not None}
 
 
@@ -224,6 +238,25 @@ def _image_patterns_ceiling(value: Any) -> tuple[str, ...]:
         except _REGEX_ERRORS as e:
             raise ValueError(f"{pattern!r} is not a valid regular expression: {e}") from None
     return patterns
+
+
+def _extra_resources_ceiling(value: Any) -> tuple[tuple[str, int | None], ...]:
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            "a mapping of resource names to the most per server is needed, e.g. "
+            f'{{"example.com/fpga": 1}}, not {value!r}'
+        )
+    resources = []
+    for name, most in value.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"not a resource name: {name!r}")
+        if name == GPU_RESOURCE:
+            raise ValueError(f"{GPU_RESOURCE} is bounded by gpu_limit, not extra_resources")
+        count = None if most is None else _whole_number(most)
+        if most is not None and count is None:
+            raise ValueError(f"{name}: not a whole number: {most!r}")
+        resources.append((name, count))
+    return tuple(sorted(resources))
 
 
 def _whole_number(value: Any) -> int | None:
@@ -292,6 +325,20 @@ def override_errors(
                 f"{ceilings.gpu_limit}",
             )
         )
+    for key in ("extra_resource_limits", "extra_resource_guarantees"):
+        requested = override.get(key)
+        for resource, most in ceilings.extra_resources:
+            value = requested.get(resource) if isinstance(requested, Mapping) else None
+            if most is None or value is None:
+                continue
+            count = _whole_number(value)
+            if count is None:
+                message = f"{resource}: {value!r} is not a whole number"
+            elif count > most:
+                message = f"{resource}: {count} is above the operator's ceiling of {most}"
+            else:
+                continue
+            errors.append(SettingsError(f"{path}/{key}", message))
     selector = override.get("node_selector")
     if selector and ceilings.node_selectors is not None:
         if tuple(sorted(dict(selector).items())) not in ceilings.node_selectors:

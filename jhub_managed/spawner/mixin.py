@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import object_session
 from tornado import web
-from traitlets import Bool, Dict, Unicode, default, observe
+from traitlets import Bool, Dict, List, Unicode, default, observe
 from traitlets.config import Configurable
 
 from ..services.health import spawnreport
@@ -22,6 +22,7 @@ from ..settings import (
     profiles_for_groups,
     select_profile,
 )
+from ..settings.allowlist import AdminAllowList, refused_profiles
 from ..spawn_form import render_profile_form
 from ..store.attribution import DEFAULT_CHECK_USER
 from ..store.source import SettingsSource
@@ -144,8 +145,46 @@ class ManagedSpawnerMixin(Configurable):
         return self._ceilings
 
     def managed_profiles(self) -> list[dict]:
-        """Every profile of the current settings version, unfiltered."""
-        return self.settings_source.current().profiles
+        """Every profile of the current settings version that may be offered, unfiltered."""
+        return self.offered_profiles(self.settings_source.current())
+
+    # -- security: a hub admin's profile never sets what only the operator may --------------
+
+    hub_admin_override_keys = List(
+        Unicode(),
+        config=True,
+        help="""KubeSpawner settings hub admins may set in profiles beyond the settings
+        schema's. Set by :func:`jhub_managed.hub.configure` from its option of that name.""",
+    )
+    _screened: tuple[int, int, list[dict]] | None = None
+
+    def offered_profiles(self, current) -> list[dict]:
+        """``current``'s profiles without those that set what a hub admin may not.
+
+        Saves are checked already; this catches a version that reached the store another
+        way (written to the database directly, or saved under a wider allow-list), so that
+        its keys never reach the pod. Such a profile is not offered, and the refusal is
+        logged; the settings pages say why.
+        """
+        screened = self._screened
+        if screened and screened[0] == current.version and screened[1] == id(current.document):
+            return screened[2]
+        refused = refused_profiles(
+            current.document,
+            self.settings_source.base_document(),
+            AdminAllowList.from_config(self.hub_admin_override_keys),
+            self.operator_ceilings,
+        )
+        for index, errors in refused.items():
+            self.log.warning(
+                "Profile %r of settings version %d is not offered: %s",
+                current.profiles[index].get("slug"),
+                current.version,
+                "; ".join(f"{e.path}: {e.message}" for e in errors),
+            )
+        offered = [p for i, p in enumerate(current.profiles) if i not in refused]
+        self._screened = (current.version, id(current.document), offered)
+        return offered
 
     def user_group_names(self) -> list[str]:
         """The user's hub groups; none for a user object without them."""
@@ -170,7 +209,7 @@ class ManagedSpawnerMixin(Configurable):
         current = self.settings_source.current()
         if not current.profiles:
             return ""
-        profiles = profiles_for_groups(current.profiles, self.user_group_names())
+        profiles = profiles_for_groups(self.offered_profiles(current), self.user_group_names())
         if not profiles:
             contact = (current.document.get("branding") or {}).get("contact")
             ask = f" Ask {contact} for access." if contact else " Ask this hub's admins."

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from traitlets import default
 
 from ...settings import Ceilings
+from ...settings.allowlist import AdminAllowList
 from ...store.source import SettingsSource
 from ..base import ServiceApp
 from ..hubapi import HubAPI
@@ -68,7 +69,12 @@ class ConfigService(ServiceApp):
             hub_values=config.get("hub_values"),
             log=self.log,
         )
-        self.editor = SettingsEditor(self.source, self.ceilings, log=self.log)
+        self.editor = SettingsEditor(
+            self.source,
+            self.ceilings,
+            log=self.log,
+            allow=AdminAllowList.from_config(config.get("hub_admin_override_keys")),
+        )
         self.groups = HubGroups(HubAPI(), self.log)
         #: saves and restores run here, one at a time, off the event loop
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="settings-writer")

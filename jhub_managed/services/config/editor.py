@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...settings import Ceilings, SettingsError, document_errors
+from ...settings.allowlist import AdminAllowList, admin_override_errors
 from ...settings.schema import MAX_DOCUMENT_BYTES
 from ...settings.versions import MAX_VERSION
 from ...store import SettingsConflict, SettingsStore
@@ -88,10 +89,24 @@ class SettingsEditor:
         source: SettingsSource,
         ceilings: Ceilings,
         log: logging.Logger | None = None,
+        allow: AdminAllowList | None = None,
     ):
         self.source = source
         self.ceilings = ceilings
         self.log = log or logging.getLogger(__name__)
+        #: the KubeSpawner keys the operator allows hub admins beyond the schema's
+        self.allow = allow or AdminAllowList()
+        self._base: dict | None = None
+
+    def base_document(self) -> dict:
+        """What the operator's layers alone resolve to (they don't change while we run)."""
+        if self._base is None:
+            self._base = self.source.base_document()
+        return self._base
+
+    def admin_errors(self, resolved: Mapping[str, Any]) -> list[SettingsError]:
+        """What the hub admins' profiles in ``resolved`` set that only the operator may."""
+        return admin_override_errors(resolved, self.base_document(), self.allow, self.ceilings)
 
     @property
     def store(self) -> SettingsStore:
@@ -155,7 +170,7 @@ class SettingsEditor:
             ]
         resolved = self.source.resolve(layer)
         try:
-            return resolved, document_errors(resolved, self.ceilings)
+            return resolved, document_errors(resolved, self.ceilings) + self.admin_errors(resolved)
         except RecursionError:
             return None, [SettingsError("", "the document is nested too deeply")]
 

@@ -9,7 +9,7 @@ from typing import Any
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from ..base import APIHandler, BaseHandler
+from ..base import APIHandler, BaseHandler, not_logged_in_message
 from .editor import SettingsEditor, author_of
 
 NOT_EDITOR = (
@@ -22,10 +22,18 @@ XSRF_REFUSED = (
 
 
 def may_edit(user: dict[str, Any] | None, scope: str) -> bool:
-    """Hub admins and holders of the settings scope may use the service."""
+    """Hub admins and holders of the settings scope may read the settings.
+
+    Writing needs more: the settings scope on the token of the request itself
+    (:meth:`EditorHandler.prepare`), whoever owns it.
+    """
     if not user:
         return False
     return bool(user.get("admin")) or scope in (user.get("scopes") or ())
+
+
+#: the methods that only read; every other one changes the settings
+READ_METHODS = ("GET", "HEAD")
 
 
 class EditorHandler(BaseHandler):
@@ -75,12 +83,19 @@ class EditorHandler(BaseHandler):
 
     def prepare(self):
         super().prepare()
+        scope = self.settings_scope
         if self.current_user is None:
+            if self.token_without_access() is not None:
+                self.check_scope(scope)  # 403 naming what the token lacks
             if isinstance(self, APIHandler):
-                raise web.HTTPError(403, "Log in to the hub, or send a token, to use this API.")
-            if self.request.method in ("GET", "HEAD"):
+                raise web.HTTPError(403, not_logged_in_message(scope))
+            if self.request.method in READ_METHODS:
                 self.redirect(self.get_login_url())
                 return
             raise web.HTTPError(403, XSRF_REFUSED)
-        if not self.user_may_edit():
+        if self.request.method not in READ_METHODS:
+            # every write: the token of this request must carry the settings scope; being
+            # a hub admin is not enough (a token made with fewer scopes stays limited)
+            self.check_scope(scope)
+        elif not self.user_may_edit():
             raise web.HTTPError(403, NOT_EDITOR)
