@@ -781,6 +781,30 @@ def _merge_roles(existing: list[dict], ours: list[dict]) -> list[dict]:
     return list(by_name.values())
 
 
+#: where a hub's configuration may set ceilings on the spawner directly
+SPAWNER_SECTIONS = ("ManagedSpawnerMixin", "ManagedKubeSpawner", "ManagedLocalSpawner")
+
+
+def _adopt_spawner_ceilings(c: Config, hub: ManagedHub) -> None:
+    """Ceilings set on a managed spawner class (``c.ManagedKubeSpawner.ceilings``) are
+    checked now, at hub start, not at the first spawn; the hub's services use them too."""
+    for section in SPAWNER_SECTIONS:
+        if section not in c or "ceilings" not in c[section]:
+            continue
+        value = c[section].ceilings
+        try:
+            Ceilings.from_config(value)
+        except (ValueError, TypeError, re.error) as e:
+            raise ConfigureError(f"c.{section}.ceilings: {e}") from None
+        if not hub.ceilings:
+            hub.ceilings = dict(value)
+        elif dict(value) != hub.ceilings:
+            raise ConfigureError(
+                f"c.{section}.ceilings and configure(ceilings=...) differ: set the ceilings "
+                "once, with configure()"
+            )
+
+
 def configure(c: Config, **options: Any) -> ManagedHub:
     """Wire jhub-managed into the hub configuration ``c``.
 
@@ -802,6 +826,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         raise
     except Exception as e:  # traitlets' TraitError for a wrong type
         raise ConfigureError(f"configure(): {e}") from None
+    _adopt_spawner_ceilings(c, hub)
     hub.check_settings_layers()
 
     if hub.spawner:

@@ -9,12 +9,14 @@ settings scope. Requests go through the proxy, as a browser's or a script's woul
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -27,6 +29,7 @@ from jhub_managed.hub import SETTINGS_SCOPE
 from jhub_managed.settings.forms import profiles as profile_forms
 
 from .fixtures.processes import Process, free_port, wait_for
+from .test_allowlist import REFUSED, REFUSED_IDS
 from .test_settings_forms import post_fields
 
 pytestmark = [pytest.mark.e2e]
@@ -69,6 +72,7 @@ configure(
     hub_values=json.loads(env["JHM_TEST_HUB_VALUES"]),
     ceilings=json.loads(env["JHM_TEST_CEILINGS"]),
     settings_editor_groups=["editors"],
+    hub_admin_override_keys=["lifecycle_hooks"],
     services=["config"],
     idle_timeout=0,
 )
@@ -160,12 +164,12 @@ def xsrf_of(html: str) -> str:
     return match[1]
 
 
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("config-hub")
+@contextlib.contextmanager
+def running_hub(tmp: Path, config: str = HUB_CONFIG, **env: str) -> Iterator[Hub]:
+    """The test hub of ``config`` in ``tmp``, up with its settings service, ended after."""
     data_dir = tmp / "data"
     data_dir.mkdir()
-    (tmp / "jupyterhub_config.py").write_text(HUB_CONFIG)
+    (tmp / "jupyterhub_config.py").write_text(config)
     port = free_port()
     env = dict(
         os.environ,
@@ -178,6 +182,7 @@ def hub(tmp_path_factory):
         JHM_TEST_PASSWORD=PASSWORD,
         JHM_TEST_USERS=json.dumps(USERS),
         PYTHONUNBUFFERED="1",
+        **env,
     )
     process = Process(
         [sys.executable, "-m", "jupyterhub", "-f", str(tmp / "jupyterhub_config.py")],
@@ -199,11 +204,17 @@ def hub(tmp_path_factory):
             return False
 
     try:
-        wait_for(service_up, 120, "the hub and its settings service to come up")
+        wait_for(service_up, 180, "the hub and its settings service to come up")
         hub.tokens = {user: create_token(hub, user) for user in USERS}
         yield hub
     finally:
         process.stop(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory):
+    with running_hub(tmp_path_factory.mktemp("config-hub")) as hub:
+        yield hub
 
 
 # -- the REST API ---------------------------------------------------------------------------
@@ -752,6 +763,118 @@ def test_unknown_profiles_and_versions_are_404_with_a_clear_page(hub):
 
 
 XSS = '<img src=x onerror="alert(1)">'
+
+
+# -- what hub admins may put in a profile (the table is in test_allowlist.py) ---------------
+
+#: the key this test hub's operator allows its admins (hub_admin_override_keys)
+WIDENED = "lifecycle_hooks"
+
+
+def lab_profile(key: str, value, slug: str) -> dict:
+    return {
+        "display_name": "Lab",
+        "slug": slug,
+        "kubespawner_override": {"image": ALLOWED_IMAGE, "cpu_limit": 2, key: value},
+    }
+
+
+ALLOWED_IMAGE = "quay.io/jupyter/minimal-notebook:2025-01-06"
+
+
+@pytest.mark.parametrize(("key", "value", "pointer"), [r[1:] for r in REFUSED], ids=REFUSED_IDS)
+def test_a_hub_admin_put_of_a_key_outside_the_list_is_400_and_stores_nothing(
+    hub, key, value, pointer
+):
+    version, settings = hub.settings()
+    settings = copy.deepcopy(settings)
+    index = len(settings["profiles"])
+    settings["profiles"].append(lab_profile(key, value, f"lab-api-{index}"))
+    r = hub.api(
+        "admin", "PUT", "api/settings", json={"settings": settings},
+        headers={"If-Match": f'"{version}"'},
+    )  # fmt: skip
+    if key == WIDENED:
+        assert r.status_code == 200, r.text
+        return
+    assert r.status_code == 400, r.text
+    errors = {e["path"]: e["message"] for e in r.json()["errors"]}
+    path = f"/profiles/{index}/kubespawner_override{pointer}"
+    assert path in errors, errors
+    name = pointer.rsplit("/", 1)[1].replace("~1", "/")
+    assert f"'{name}'" in errors[path] and "operator" in errors[path]
+    assert hub.settings()[0] == version
+
+
+@pytest.mark.parametrize(("key", "value", "pointer"), [r[1:] for r in REFUSED], ids=REFUSED_IDS)
+def test_a_hub_admin_form_post_of_a_key_outside_the_list_is_400_and_stores_nothing(
+    hub, key, value, pointer
+):
+    version, _ = hub.settings()
+    admin = service_session(hub, "admin")
+    page = admin.get(hub.service + "profiles/new", timeout=30)
+    assert page.status_code == 200
+    slug = f"lab-form-{version}"
+    form = {
+        "_xsrf": xsrf_of(page.text),
+        "version": str(version),
+        "display_name": "Lab",
+        "slug": slug,
+        "image": ALLOWED_IMAGE,
+        "cpu_limit": "2",
+        "extra": json.dumps({key: value}),
+        "o-count": "0",
+        "do": "save",
+    }
+    r = admin.post(hub.service + "profiles/new", data=form, allow_redirects=False)
+    if key == WIDENED:
+        assert r.status_code == 302, r.text[:2000]
+        return
+    assert r.status_code == 400, r.text[:2000]
+    name = pointer.rsplit("/", 1)[1].replace("~1", "/")
+    # next to the field it was typed in, naming it and who can allow it
+    field = {"extra_resource_limits": "gpu_limit", "extra_resource_guarantees": "gpu_guarantee"}
+    field = field.get(key, "extra")
+    shown = re.search(rf'data-field="{field}">\s*([^<]*)', r.text)
+    assert shown, r.text[:3000]
+    assert f"&#39;{name}&#39;" in shown[1] and "operator" in shown[1], shown[1]
+    assert hub.settings()[0] == version
+    assert slug not in {p["slug"] for p in hub.settings()[1]["profiles"]}
+
+
+def test_a_profile_written_into_the_store_with_a_refused_key_is_flagged_on_the_list(hub):
+    """Such a version can't come through the service; the spawner leaves the profile out,
+    and the profile list says so and why."""
+    from jhub_managed.store import SettingsStore
+
+    version, settings = hub.settings()
+    settings = copy.deepcopy(settings)
+    settings["profiles"].append(lab_profile("privileged", True, "rooted"))
+    store = SettingsStore("sqlite:///" + str(hub.data_dir / "jhub-managed.sqlite"))
+    try:
+        store.save(settings, author="db", expected_version=version)
+    finally:
+        store.dispose()
+    admin = service_session(hub, "admin")
+    page = admin.get(hub.service, timeout=30)
+    assert page.status_code == 200
+    card = page.text.split('data-profile="rooted"', 1)[1].split("</li>", 1)[0]
+    assert "Users are not offered this profile" in card
+    assert "&#39;privileged&#39; is not among the settings hub admins may give" in card
+    # the other profiles are not flagged
+    assert page.text.count("jhm-not-offered") == 1
+    # an edit that keeps the key is refused; the hub admin's way out is to remove it
+    r = hub.api(
+        "admin", "PUT", "api/settings", json={"settings": settings},
+        headers={"If-Match": f'"{version + 1}"'},
+    )  # fmt: skip
+    assert r.status_code == 400
+    settings["profiles"].pop()
+    r = hub.api(
+        "admin", "PUT", "api/settings", json={"settings": settings},
+        headers={"If-Match": f'"{version + 1}"'},
+    )  # fmt: skip
+    assert r.status_code == 200, r.text
 
 
 def test_html_in_settings_is_escaped_or_sanitised_wherever_it_is_shown(hub):

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import object_session
 from tornado import web
-from traitlets import Bool, Dict, List, Unicode, default, observe
+from traitlets import Bool, Dict, List, Unicode, default, observe, validate
 from traitlets.config import Configurable
 
 from ..services.health import spawnreport
@@ -62,8 +62,18 @@ class ManagedSpawnerMixin(Configurable):
         config=True,
         help="""Operator ceilings no profile may exceed: ``cpu_limit``, ``cpu_guarantee``,
         ``mem_limit``, ``mem_guarantee``, ``gpu_limit``,
-        ``node_selectors`` and ``image_patterns``.""",
+        ``node_selectors``, ``image_patterns`` and ``extra_resources``. With
+        :func:`jhub_managed.hub.configure`, a wrong value stops the hub at start.""",
     )
+
+    @validate("ceilings")
+    def _check_ceilings(self, proposal):
+        try:
+            self._ceilings = Ceilings.from_config(proposal.value)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{type(self).__name__}.ceilings: {e}") from None
+        return proposal.value
+
     hub_name = Unicode(
         "hub",
         config=True,

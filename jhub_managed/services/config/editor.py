@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...settings import Ceilings, SettingsError, document_errors
-from ...settings.allowlist import AdminAllowList, admin_override_errors
+from ...settings.allowlist import AdminAllowList, admin_override_errors, refused_profiles
 from ...settings.schema import MAX_DOCUMENT_BYTES
 from ...settings.versions import MAX_VERSION
 from ...store import SettingsConflict, SettingsStore
@@ -107,6 +107,10 @@ class SettingsEditor:
     def admin_errors(self, resolved: Mapping[str, Any]) -> list[SettingsError]:
         """What the hub admins' profiles in ``resolved`` set that only the operator may."""
         return admin_override_errors(resolved, self.base_document(), self.allow, self.ceilings)
+
+    def refused_profiles(self, resolved: Mapping[str, Any]) -> dict[int, list[SettingsError]]:
+        """The profiles of ``resolved`` the spawner won't offer (by index), and why."""
+        return refused_profiles(resolved, self.base_document(), self.allow, self.ceilings)
 
     @property
     def store(self) -> SettingsStore:

@@ -6,6 +6,7 @@ from concurrent.futures import Executor
 from functools import partial
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from tornado import web
 from tornado.ioloop import IOLoop
 
@@ -34,6 +35,16 @@ def may_edit(user: dict[str, Any] | None, scope: str) -> bool:
 
 #: the methods that only read; every other one changes the settings
 READ_METHODS = ("GET", "HEAD")
+STORE_DOWN = (
+    "The settings store can't be reached just now, so this could not be done; nothing was "
+    "changed. Servers keep starting with the last settings the hub read. Try again in a "
+    "minute; if this goes on, tell the hub's operator."
+)
+
+
+def is_store_error(error: BaseException | None) -> bool:
+    """Whether ``error`` says the settings store (its database) could not be used."""
+    return isinstance(error, SQLAlchemyError)
 
 
 class EditorHandler(BaseHandler):
@@ -73,6 +84,27 @@ class EditorHandler(BaseHandler):
         """Run a write in the service's one writer thread: writes are checked one after
         another, so a write that lost the race learns it at once instead of validating."""
         return await IOLoop.current().run_in_executor(self.writer, partial(func, *args, **kwargs))
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """A store that can't be reached is a clear 503, not "something went wrong"."""
+        exc_info = kwargs.get("exc_info")
+        if status_code == 500 and exc_info and is_store_error(exc_info[1]):
+            status_code = 503
+            error = web.HTTPError(503, STORE_DOWN)
+            kwargs["exc_info"] = (web.HTTPError, error, None)
+        super().send_error(status_code, **kwargs)
+
+    def log_exception(self, typ, value, tb) -> None:
+        if is_store_error(value):
+            self.log.error(
+                "%s %s: the settings store can't be used: %s",
+                self.request.method,
+                self.request.path,
+                str(value).splitlines()[0][:300],
+                extra={"event": "store.unreachable"},
+            )
+            return
+        super().log_exception(typ, value, tb)
 
     def user_may_edit(self) -> bool:
         return may_edit(self.current_user, self.settings_scope)

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from jupyterhub.utils import url_path_join
+from sqlalchemy.exc import SQLAlchemyError
 from tornado import web
 
 from ....settings import SettingsError
@@ -77,7 +78,7 @@ class PageHandler(EditorHandler):
             return None
         try:
             return self.editor.summary(version)
-        except UnknownVersion:
+        except (UnknownVersion, SQLAlchemyError):
             return None
 
     def conflict_message(self, e: SaveConflict) -> dict[str, Any]:
@@ -118,12 +119,17 @@ class PageHandler(EditorHandler):
     def render_page(self, template: str, **ns: Any) -> None:
         current = ns.pop("current", None) or self.editor.current()
         latest = None
-        if current.version:
+        store_down = self.editor.source.last_error is not None
+        if current.version and not store_down:
             try:
                 latest = self.editor.summary(current.version)
             except UnknownVersion:
                 latest = None
+            except SQLAlchemyError:
+                store_down = True
         context = {
+            # the store can't be read: the page shows the last settings read, and says so
+            "store_down": store_down,
             "tabs": [(key, title, self.url(path)) for key, title, path in TABS],
             "tab": self.tab,
             "url": self.url,

@@ -65,6 +65,10 @@ class ProfilesPage(PageHandler):
     def show(self, current=None, **ns):
         current = current or self.editor.current()
         cards = [profile_card(p) for p in current.profiles]
+        # profiles a version that reached the store another way gave keys only the operator
+        # may set: the spawner doesn't offer them, and this says why
+        for index, errors in self.editor.refused_profiles(current.document).items():
+            cards[index]["not_offered"] = [e.message for e in errors]
         self.render_page("index.html", current=current, cards=cards, **ns)
 
     async def post(self):
