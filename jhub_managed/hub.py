@@ -324,6 +324,23 @@ class ManagedHub(Configurable):
             raise ConfigureError(f"{proposal.trait.name} cannot be negative")
         return proposal.value
 
+    # -- usage pages: the budget notice on the hub's home page (services/usage/notice.py) ----
+
+    usage_notice_refresh = Int(
+        60,
+        config=True,
+        help="""Seconds for which the hub keeps the budgets' use it shows in the budget notice
+        on its home page before adding it up again (in a background thread; a page never
+        waits for it). Members of a group see the notice at 80 % and 100 % of its monthly
+        budget.""",
+    )
+
+    @validate("usage_notice_refresh")
+    def _check_notice_refresh(self, proposal):
+        if not 1 <= proposal.value <= 86400:
+            raise ConfigureError("usage_notice_refresh must be between 1 and 86400 seconds")
+        return proposal.value
+
     announcement_in_templates = Bool(
         True,
         config=True,
@@ -902,4 +919,10 @@ def configure(c: Config, **options: Any) -> ManagedHub:
     from .services.health.wiring import wire_hub_side
 
     wire_hub_side(hub, c)
+    if "usage" in hub.services:
+        from .services.usage.notice import hub_budget_notices
+
+        tvars = dict(c.JupyterHub.get("template_vars", {}) or {})
+        tvars["jhm_budget_notices"] = hub_budget_notices(hub)
+        c.JupyterHub.template_vars = tvars
     return hub

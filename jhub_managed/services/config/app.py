@@ -98,6 +98,11 @@ class ConfigService(ServiceApp):
             (f"profiles/edit/{_PROFILE}", pages.ProfileEditPage, with_groups),
             ("announcement", pages.AnnouncementPage, page),
             ("branding", pages.BrandingPage, page),
+            (
+                "budgets",
+                pages.BudgetsPage,
+                {**with_groups, "usage": self.suite_config.get("usage") or {}},
+            ),
             ("preview", pages.PreviewPage, preview),
             ("history", pages.HistoryPage, page),
             ("history/diff", pages.DiffPage, page),

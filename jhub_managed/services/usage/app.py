@@ -4,7 +4,9 @@
 - ``/api/me`` (any logged-in user): their own use this month and last, and their groups'
   budgets;
 - ``/metrics`` (usage-report scope): Prometheus;
-- the collector polls the hub's REST API into the store (see :mod:`.collector`).
+- the collector polls the hub's REST API into the store (see :mod:`.collector`);
+- the pages (see :mod:`.pages`): ``/`` every user's own use, ``/report`` the charts
+  and tables of hub admins.
 """
 
 from __future__ import annotations
@@ -15,37 +17,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tornado import web
-
 from ...store import create_engine_for, upgrade
 from ...store.attribution import DEFAULT_CHECK_USER, STAFF
 from ...store.usage import UsageRecorder
-from ..base import BaseHandler, ServiceApp
+from ..base import ServiceApp
 from ..hubapi import HubAPI
-from . import api
+from . import api, pages
 from .budgets import budget_use, budgets_in_force
 from .metrics import UsageMetrics
 from .rates import RateCard
 
 DEFAULT_SCOPE = "custom:jhub-managed:usage-reports"
-
-
-class FrontPage(BaseHandler):
-    @web.authenticated
-    async def get(self):
-        name = self.current_user["name"]
-        model = await self.service.hub_api.user(name)
-        servers = [
-            {
-                "name": server_name or "default",
-                "profile": (server.get("user_options") or {}).get("profile", ""),
-                "started": server.get("started"),
-                "last_activity": server.get("last_activity"),
-                "ready": server.get("ready"),
-            }
-            for server_name, server in (model.get("servers") or {}).items()
-        ]
-        self.write(self.render_template("service/usage/index.html", servers=servers))
 
 
 class UsageService(ServiceApp):
@@ -136,7 +118,8 @@ class UsageService(ServiceApp):
 
     def handlers(self):
         return [
-            ("", FrontPage),
+            ("", pages.MyUsagePage),
+            ("report", pages.ReportPage),
             ("api/report", api.ReportHandler),
             ("api/me", api.MeHandler),
             ("metrics", api.MetricsHandler),

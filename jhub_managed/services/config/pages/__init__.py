@@ -3,6 +3,7 @@ JavaScript."""
 
 from .announcement import AnnouncementPage
 from .branding import BrandingPage
+from .budgets import BudgetsPage
 from .history import DiffPage, HistoryPage, RestorePage
 from .preview import PreviewPage
 from .profiles import ProfileEditPage, ProfilesPage
@@ -10,6 +11,7 @@ from .profiles import ProfileEditPage, ProfilesPage
 __all__ = [
     "AnnouncementPage",
     "BrandingPage",
+    "BudgetsPage",
     "DiffPage",
     "HistoryPage",
     "PreviewPage",

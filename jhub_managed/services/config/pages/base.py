@@ -29,6 +29,7 @@ TABS = (
     ("profiles", "Profiles", ""),
     ("announcement", "Announcement", "announcement"),
     ("branding", "Branding", "branding"),
+    ("budgets", "Budgets", "budgets"),
     ("preview", "Preview", "preview"),
     ("history", "History", "history"),
 )
