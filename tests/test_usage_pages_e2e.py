@@ -191,7 +191,7 @@ def usage_hub(tmp_path_factory, today):
 
 def new_page(browser: Browser) -> Page:
     context = browser.new_context(accept_downloads=True)
-    context.set_default_timeout(30_000)
+    context.set_default_timeout(60_000)
     page = context.new_page()
     page.on("dialog", lambda dialog: pytest.fail(f"a script ran: {dialog.message}"))
     return page
