@@ -20,11 +20,11 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from jhub_managed.store.attribution import attribute
-from jhub_managed.store.usage import SessionFacts, UsageRecorder
 from playwright.sync_api import Browser, Page, expect
 
 from jhub_managed.store import SettingsStore, create_engine_for, upgrade
+from jhub_managed.store.attribution import attribute
+from jhub_managed.store.usage import SessionFacts, UsageRecorder
 
 from .fixtures.demo import DEMO_PASSWORD, DemoHub
 from .fixtures.processes import Process, free_port, wait_for
