@@ -89,8 +89,10 @@ configure(
     hub_values=DEMO_SETTINGS,
     usage_report_groups=["usage-readers"],
 )
-for service in c.JupyterHub.services:
-    service["timeout"] = 300
+import jupyterhub
+if jupyterhub.version_info >= (6,):  # a service's own start timeout is new in 6.0
+    for service in c.JupyterHub.services:
+        service["timeout"] = 300
 c.ManagedDemoAuthenticator.password = env["JHM_TEST_PASSWORD"]
 c.ManagedDemoAuthenticator.demo_users = {USERS!r}
 """
