@@ -193,6 +193,14 @@ def usage_hub(tmp_path_factory, today):
         hub.process.stop(timeout=20)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def patient_expect():
+    """A minute for each expectation: pages come slowly on a loaded machine."""
+    expect.set_options(timeout=60_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
 def new_page(browser: Browser) -> Page:
     context = browser.new_context(accept_downloads=True)
     context.set_default_timeout(60_000)
