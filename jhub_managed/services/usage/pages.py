@@ -42,8 +42,8 @@ from .reports import (
 #: the longest date text echoed back in a message
 _ECHO = 40
 NOT_ALLOWED = (
-    "Usage reports of the whole hub are for hub admins and people with the usage-report "
-    "permission. Your own use is on the usage page."
+    "Usage reports of the whole hub need the permission custom:jhub-managed:usage-reports, "
+    "which the operator gives to groups of this hub. Your own use is on the usage page."
 )
 STORE_DOWN = (
     "The usage figures can't be read right now. Nothing is lost: sessions are still being "
