@@ -39,7 +39,7 @@ HEALTH_ROLE = "jhub-managed-health-operators"
 USAGE_SCOPE = "custom:jhub-managed:usage-reports"
 USAGE_ROLE = "jhub-managed-usage-readers"
 #: the scopes every hub admin holds, through the role :data:`~jhub_managed.roles.ADMINS_ROLE`
-ADMIN_SCOPES = (SETTINGS_SCOPE,)
+ADMIN_SCOPES = (SETTINGS_SCOPE, USAGE_SCOPE)
 SERVICE_NAMES = ("config", "usage", "health")
 CULLER_SERVICE = "idle-culler"
 CULLER_CONFIG = os.path.join(os.path.dirname(__file__), "services", "culler_config.py")

@@ -11,7 +11,7 @@ import json
 from jupyterhub import orm, scopes
 from jupyterhub.tests.utils import add_user, api_request
 
-from jhub_managed.hub import SETTINGS_SCOPE
+from jhub_managed.hub import SETTINGS_SCOPE, USAGE_SCOPE
 from jhub_managed.roles import ADMINS_ROLE
 
 
@@ -38,6 +38,9 @@ async def test_admins_from_config_and_from_the_database_hold_the_settings_scope(
     assert holds_settings_scope(app, "dora")  # admin_users
     assert not holds_settings_scope(app, "erin")
     assert role_members(app) == {"admin", "dora"}
+    # the usage reports and metrics reach hub admins the same way, and no one else
+    held = {name: scopes.get_scopes_for(orm.User.find(app.db, name)) for name in ("dora", "erin")}
+    assert USAGE_SCOPE in held["dora"] and USAGE_SCOPE not in held["erin"]
 
 
 async def test_admin_through_the_rest_api_gains_and_loses_the_scope(managed_hub):
