@@ -67,6 +67,13 @@ AUTHENTICATORS = {
 _HUB_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+def _service_has_timeout() -> bool:
+    """Whether this JupyterHub's services take a start ``timeout`` (6.0 and later)."""
+    from jupyterhub.services.service import Service
+
+    return "timeout" in Service.class_traits(input=True)
+
+
 class ConfigureError(ValueError):
     """A wrong option of :func:`configure`; the message says which and why."""
 
@@ -633,8 +640,11 @@ class ManagedHub(Configurable):
                 "environment": dict(env),
                 "display": True,
                 "oauth_no_confirm": True,
-                "timeout": self.service_start_timeout,
             }
+            if _service_has_timeout():
+                # JupyterHub 6 only; 5.5 refuses an unknown field (and waits 10 s: the
+                # services bind their port first, see services/listen.py)
+                service["timeout"] = self.service_start_timeout
             if name == "config":
                 # the settings scope rides on the service's OAuth tokens, so the service can
                 # see who holds it

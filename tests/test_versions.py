@@ -52,3 +52,15 @@ def test_runs_on_the_expected_jupyterhub():
         pytest.skip("JHUB_MANAGED_EXPECT_JUPYTERHUB is set by `make test-jh55` only")
     assert version("jupyterhub") == expected
     assert version("jupyterhub-kubespawner") == "7.0.0"
+
+
+def test_every_service_field_is_one_this_jupyterhub_knows():
+    # JupyterHub 5.5 stops at start on a field it does not know ("No such service field")
+    from jupyterhub.services.service import Service
+
+    from jhub_managed.hub import ManagedHub
+
+    known = set(Service.class_traits(input=True))
+    hub = ManagedHub(service_ports={"config": 1, "usage": 2, "health": 3})
+    for spec in hub.service_definitions():
+        assert set(spec) <= known, (spec["name"], sorted(set(spec) - known))
