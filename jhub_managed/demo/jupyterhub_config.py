@@ -41,6 +41,9 @@ c.ManagedDemoAuthenticator.password = os.environ["JHUB_MANAGED_DEMO_PASSWORD"]
 c.ManagedLocalSpawner.home_dir_template = os.path.join(data_dir, "users", "{username}")
 c.Spawner.cmd = [os.path.join(bin_dir, "jupyterhub-singleuser")]
 c.Spawner.default_url = "/lab"
+# no "Would you like to get notified about official Jupyter news?" prompt, and no fetching
+# of news from the web, in the demo's JupyterLab
+c.Spawner.args = ["--LabApp.news_url=None"]
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 60
 

@@ -271,6 +271,9 @@ def select_profile(
             raise ProfileRequestError(
                 f"'{option['display_name']}' does not take a value of your own."
             )
+        if choice == "unlisted_choice" and unlisted_def.get("enabled"):
+            # "Other..." picked in the list, but its text box left empty
+            raise ProfileRequestError(_empty_unlisted_message(option, unlisted_def))
         if choice in (None, ""):
             allowed_choices = [k for k, c in choices.items() if is_allowed(c, user_groups)]
             defaults = [k for k in allowed_choices if choices[k].get("default")]
@@ -296,6 +299,17 @@ def select_profile(
         override = _merge_override(override, choice_def.get("kubespawner_override") or {})
     selection.override = override
     return selection
+
+
+def _empty_unlisted_message(option: Mapping[str, Any], unlisted: Mapping[str, Any]) -> str:
+    """What to say when "Other..." is chosen for ``option`` and nothing was typed."""
+    picked = unlisted.get("display_name_in_choices") or "Other..."
+    box = unlisted.get("display_name") or "Other"
+    hint = unlisted.get("validation_message")
+    return (
+        f"You chose '{picked}' for '{option['display_name']}' but typed nothing: type it "
+        f"in '{box}'{f' ({hint})' if hint else ''}, or pick one from the list."
+    )
 
 
 def _merge_override(base: dict, extra: Mapping[str, Any]) -> dict:

@@ -3,6 +3,7 @@ validated on the server, applied before start."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from typing import Any, ClassVar
@@ -26,6 +27,7 @@ from ..settings.allowlist import AdminAllowList, refused_profiles
 from ..spawn_form import render_profile_form
 from ..store.attribution import DEFAULT_CHECK_USER
 from ..store.source import SettingsSource
+from .refusal import SpawnRefused, describe_selection, log_refusal
 from .usage_events import RESOURCE_TRAITS, UsageEvents, session_facts
 
 
@@ -221,12 +223,13 @@ class ManagedSpawnerMixin(Configurable):
             return ""
         profiles = profiles_for_groups(self.offered_profiles(current), self.user_group_names())
         if not profiles:
-            contact = (current.document.get("branding") or {}).get("contact")
-            ask = f" Ask {contact} for access." if contact else " Ask this hub's admins."
-            raise web.HTTPError(
-                403, "No profile on this hub is open to you." + ask, reason="Forbidden"
-            )
+            raise SpawnRefused(403, "No profile on this hub is open to you.", self.hub_contact())
         return self.render_profile_form(profiles)
+
+    def hub_contact(self) -> str:
+        """Whom users ask for access: the branding's contact, as hub admins set it."""
+        branding = self.settings_source.current().document.get("branding") or {}
+        return str(branding.get("contact") or "")
 
     @default("options_form")
     def _managed_options_form_default(self):
@@ -237,10 +240,11 @@ class ManagedSpawnerMixin(Configurable):
         return options_from_form
 
     def options_from_query(self, query_data):
-        """Launch links: ``/hub/spawn?profile=<slug>&opt-<option>=<choice>``.
+        """Launch links: ``/hub/spawn?opt-profile=<slug>&opt-<option>=<choice>``.
 
-        JupyterHub drops un-prefixed arguments when ``opt-`` ones are present, so the
-        profile is taken from the request itself when it came without the prefix.
+        Older links say ``profile=<slug>`` without the prefix; JupyterHub drops un-prefixed
+        arguments when ``opt-`` ones are present, so the profile is then taken from the
+        request itself. The request is checked here, before anything starts.
         """
         data = dict(query_data)
         handler = getattr(self, "handler", None)
@@ -248,7 +252,18 @@ class ManagedSpawnerMixin(Configurable):
             profile = handler.get_query_argument("profile", None)
             if profile:
                 data["profile"] = [profile]
-        return options_from_form(data)
+        options = options_from_form(data)
+        self.select(options)
+        return options
+
+    async def run_options_from_form(self, form_data):
+        """The form's options, checked before anything starts (a refusal re-shows the form
+        with the reason, and JupyterHub does not begin a spawn that would fail)."""
+        options = super().run_options_from_form(form_data)
+        if inspect.isawaitable(options):
+            options = await options
+        self.select(options)
+        return options
 
     # -- applying a request -----------------------------------------------------------------
 
@@ -280,21 +295,26 @@ class ManagedSpawnerMixin(Configurable):
         try:
             selection = select_profile(profiles, self.user_group_names(), user_options)
         except ProfileRequestError as e:
-            self.log.warning("Refused spawn request of %s: %s", self.user.name, e.message)
-            raise SpawnRequestRefused(e.status, e.message, reason=_reason(e.status)) from None
+            self._refuse(user_options, e.status, e.message)
         errors = override_errors(selection.override, self.operator_ceilings, "")
         message = "; ".join(f"{e.path.strip('/')}: {e.message}" for e in errors)
         self._report_spawn_to_health(selection.slug, message)
         if errors:
-            self.log.warning("Refused spawn request of %s: %s", self.user.name, message)
-            raise SpawnRequestRefused(
-                403, f"This selection is beyond what the hub allows: {message}", reason="Forbidden"
+            self._refuse(
+                user_options, 403, f"This selection is beyond what the hub allows: {message}"
             )
         return selection
 
     def _report_spawn_to_health(self, profile: str, refused: str) -> None:
         """Tell the health service which settings this spawn used and what was refused."""
         spawnreport.note_spawn(self.settings_source, profile=profile, refused=refused)
+
+    def _refuse(self, user_options: dict | None, status: int, message: str):
+        """Log the refusal once, at INFO, and raise it for the user to read."""
+        refusal = SpawnRefused(status, message, self.hub_contact() if status == 403 else "")
+        profile = (user_options or {}).get("profile") if isinstance(user_options, dict) else None
+        log_refusal(self.log, self.user.name, profile, refusal)
+        raise refusal
 
     _previous_user_options: dict | None = None
 
@@ -330,7 +350,10 @@ class ManagedSpawnerMixin(Configurable):
             return
         self.apply_override(selection.override)
         self.log.info(
-            "Starting %s with profile %s %s", self._log_name, selection.slug, selection.choices
+            "Starting %s with profile %s: %s",
+            self._log_name,
+            selection.slug,
+            describe_selection(selection.choices, selection.unlisted),
         )
 
     def apply_override(self, override: dict[str, Any]) -> None:  # pragma: no cover

@@ -1,0 +1,295 @@
+"""The hub's pages as a first-time user meets them, in Chromium on the demo hub: the spawn
+page (by mouse and by keyboard alone), refusals in plain words, the Services menu, branding,
+the hub's log, and axe-core on every page.
+
+The demo's users: ``admin`` (hub admin), ``alice`` (group ``researchers``), ``bob`` (no
+group). Its profiles: ``python`` (default), ``classic``, ``research`` (only researchers, with
+an "Interface" option that takes a path of your own).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from .fixtures.axe import assert_accessible
+from .fixtures.processes import wait_for
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+HUB_TITLE = "jhub-managed demo"  # the demo's branding: organization_name
+CONTACT = "the person who started this demo"  # the demo's branding: contact
+
+
+def login(page: Page, hub, username: str) -> None:
+    page.goto(hub.hub_url("login"))
+    page.get_by_label("Username:").fill(username)
+    page.get_by_label("Password:", exact=True).fill(hub.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r".*/(hub/spawn|hub/home|user/).*"), wait_until="commit")
+
+
+def hub_api(page: Page, hub, path: str, method: str = "GET", data=None):
+    """The hub's REST API as the page's logged-in user (cookie and XSRF header)."""
+    page.goto(hub.hub_url("home"))
+    xsrf = page.evaluate("() => window.jhdata.xsrf_token")
+    return page.request.fetch(
+        hub.hub_url(f"api/{path}"), method=method, data=data, headers={"X-XSRFToken": xsrf}
+    )
+
+
+def server_of(page: Page, hub, user: str):
+    response = hub_api(page, hub, f"users/{user}")
+    assert response.ok, response.text()
+    return response.json()["servers"].get("")
+
+
+def stop_server(page: Page, hub, user: str) -> None:
+    if server_of(page, hub, user) is not None:
+        hub_api(page, hub, f"users/{user}/server", method="DELETE")
+        wait_for(lambda: server_of(page, hub, user) is None, 60, f"{user}'s server to stop")
+
+
+def hub_log(hub) -> str:
+    return (hub.data_dir / "hub.log").read_text(errors="replace")
+
+
+def log_since(hub, mark: int) -> str:
+    return hub_log(hub)[mark:]
+
+
+def focused(page: Page) -> dict:
+    return page.evaluate(
+        """() => { const e = document.activeElement;
+        return {tag: e.tagName.toLowerCase(), name: e.name || "", id: e.id || "",
+                type: e.type || "", text: (e.textContent || "").trim()}; }"""
+    )
+
+
+def tab_until(page: Page, matches, what: str, limit: int = 40) -> dict:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        element = focused(page)
+        if matches(element):
+            return element
+    raise AssertionError(f"{limit} presses of Tab never reached {what}")
+
+
+def test_login_and_home_pages_show_the_hub_and_its_branding(demo_hub, page: Page):
+    page.goto(demo_hub.hub_url("login"))
+    expect(page).to_have_title(f"Sign in · {HUB_TITLE}")
+    expect(page.locator(".jhm-organization")).to_have_text(HUB_TITLE)
+    assert_accessible(page, "the login page")
+
+    login(page, demo_hub, "bob")
+    page.goto(demo_hub.hub_url("home"))
+    expect(page).to_have_title(f"Home · {HUB_TITLE}")
+    expect(page.locator(".jhm-organization")).to_have_text(HUB_TITLE)
+    expect(page.locator(".jhm-contact")).to_have_text(f"Need help? Contact {CONTACT}")
+    expect(page.locator(".jhm-funded-by")).to_contain_text("Funded by nobody")
+    expect(page.locator(".jhm-announcement")).to_contain_text("Welcome to the jhub-managed demo")
+    assert_accessible(page, "the home page")
+
+
+def test_services_menu_says_what_each_service_is_and_for_whom(demo_hub, browser):
+    def menu_of(username: str) -> dict[str, str]:
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            login(page, demo_hub, username)
+            page.goto(demo_hub.hub_url("home"))
+            page.get_by_role("button", name="Services").click()
+            items = page.locator(".dropdown-menu .jhm-service")
+            expect(items.first).to_be_visible()
+            assert_accessible(page, f"the home page with the Services menu open, as {username}")
+            return {
+                item.locator(".jhm-service-label").inner_text(): item.locator(
+                    ".jhm-service-description"
+                ).inner_text()
+                for item in items.all()
+            }
+        finally:
+            context.close()
+
+    bob = menu_of("bob")
+    assert list(bob) == ["My usage", "Hub status"]
+    assert bob["My usage"] == "Your servers and the hours they ran"
+    admin = menu_of("admin")
+    assert list(admin) == ["Hub settings", "My usage", "Hub status"]
+    assert "Profiles, announcement and branding" in admin["Hub settings"]
+    # no raw service names anywhere in the menu
+    for name in ("config", "usage", "health"):
+        assert name not in bob and name not in admin
+
+
+def test_spawn_page_shows_only_the_chosen_profiles_options_and_no_image_words(demo_hub, page: Page):
+    login(page, demo_hub, "alice")
+    stop_server(page, demo_hub, "alice")
+    page.goto(demo_hub.hub_url("spawn"))
+    expect(page).to_have_title(f"Start a server · {HUB_TITLE}")
+    expect(page.locator(".jhm-profile")).to_have_count(3)
+    # the local spawner runs no images: the cards say nothing about them
+    expect(page.get_by_text("image", exact=False)).to_have_count(0)
+    expect(page.get_by_text("not applicable")).to_have_count(0)
+
+    research = page.locator('.jhm-profile[data-profile="research"]')
+    interface = research.get_by_label("Interface")
+    own_path = research.get_by_label("Or open this path")
+    # Python is preselected: the research card's options neither show nor take focus
+    expect(interface).to_be_hidden()
+    expect(own_path).to_be_hidden()
+    expect(interface).to_be_disabled()
+    assert_accessible(page, "the spawn page")
+
+    research.get_by_role("radio", name="Research environment").check()
+    expect(interface).to_be_visible()
+    expect(own_path).to_be_visible()
+    python = page.locator('.jhm-profile[data-profile="python"]')
+    expect(python.get_by_role("button", name=re.compile("Copy a launch link"))).to_be_hidden()
+    assert_accessible(page, "the spawn page with the research profile chosen")
+
+    # every form control has a label
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('#spawn_form input, #spawn_form select')]
+        .filter(e => e.type !== 'hidden' && !(e.labels && e.labels.length)
+                && !e.getAttribute('aria-label')).map(e => e.name)"""
+    )
+    assert unlabelled == []
+
+
+def test_a_path_of_my_own_left_empty_is_explained(demo_hub, page: Page):
+    login(page, demo_hub, "alice")
+    stop_server(page, demo_hub, "alice")
+    page.goto(demo_hub.hub_url("spawn"))
+    research = page.locator('.jhm-profile[data-profile="research"]')
+    research.get_by_role("radio", name="Research environment").check()
+    research.get_by_label("Interface").select_option(label="A path of my own...")
+    own_path = research.get_by_label("Or open this path")
+    # the browser asks for the path at once
+    expect(own_path).to_have_attribute("required", "")
+    page.get_by_role("button", name="Start").click()
+    assert page.evaluate(
+        "() => document.querySelector('[name$=\"--interface--unlisted-choice\"]').validationMessage"
+    )
+    assert "/spawn" in page.url and server_of(page, demo_hub, "alice") is None
+
+    # and the hub says the same to a browser that does not check (no script)
+    page.goto(demo_hub.hub_url("spawn"))
+    research.get_by_role("radio", name="Research environment").check()
+    research.get_by_label("Interface").select_option(label="A path of my own...")
+    page.evaluate("() => document.querySelectorAll('input').forEach(i => i.required = false)")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Start").click()
+    assert answer.value.status == 400
+    message = page.locator(".spawn-error-msg")
+    expect(message).to_have_text(
+        "You chose 'A path of my own...' for 'Interface' but typed nothing: type it in "
+        "'Or open this path' (a path starting with /lab or /tree, e.g. /lab/tree/notes), "
+        "or pick one from the list."
+    )
+    expect(message).not_to_contain_text("HTTP")
+    expect(message).not_to_contain_text("unlisted_choice")
+    assert_accessible(page, "the spawn page refusing an empty path")
+    assert server_of(page, demo_hub, "alice") is None
+
+
+def test_refused_launch_link_says_why_and_whom_to_ask_and_logs_one_info_line(demo_hub, page: Page):
+    login(page, demo_hub, "bob")
+    mark = len(hub_log(demo_hub))
+    response = page.goto(demo_hub.hub_url("spawn?opt-profile=research&opt-interface=lab"))
+    assert response.status == 403
+    message = page.locator(".spawn-error-msg")
+    expect(message).to_have_text(
+        "The profile 'Research environment' is only for members of the group "
+        f"'researchers'. Ask {CONTACT} for access."
+    )
+    expect(message).not_to_contain_text("HTTP 403")
+    expect(message).not_to_contain_text("Error")
+    expect(page.locator(".jhm-profile")).to_have_count(2)
+    assert_accessible(page, "the spawn page refusing a launch link")
+
+    # the REST API refuses the same, with the same words
+    api = hub_api(page, demo_hub, "users/bob/server", method="POST", data={"profile": "research"})
+    assert api.status == 403
+    assert "only for members of the group 'researchers'" in api.json()["message"]
+    assert server_of(page, demo_hub, "bob") is None
+
+    def logged() -> bool:
+        return log_since(demo_hub, mark).count("Refused spawn request of 'bob'") >= 2
+
+    wait_for(logged, 30, "the hub to log both refusals")
+    log = log_since(demo_hub, mark)
+    refusals = [line for line in log.splitlines() if "Refused spawn request of 'bob'" in line]
+    assert len(refusals) == 2
+    for line in refusals:
+        assert line.startswith("[I ")
+        assert "for profile 'research' (403): The profile 'Research environment'" in line
+    # no traceback, no ERROR line about it, no warning about the link's arguments
+    assert "Traceback" not in log
+    assert not [line for line in log.splitlines() if line.startswith("[E ")]
+    assert "should be prefixed with `opt-`" not in log
+    assert "Found a mix of new style" not in log
+
+
+def test_copied_launch_link_is_new_style_and_starts_without_a_warning(demo_hub, page: Page):
+    login(page, demo_hub, "alice")
+    stop_server(page, demo_hub, "alice")
+    page.goto(demo_hub.hub_url("spawn"))
+    card = page.locator('.jhm-profile[data-profile="classic"]')
+    card.get_by_role("radio", name="Classic notebook").check()
+    card.get_by_role("button", name="Copy a launch link for Classic notebook").click()
+    expect(card.locator(".jhm-copy-status")).to_contain_text("spawn?opt-profile=classic")
+    link = card.locator(".jhm-copy-link").get_attribute("data-link")
+    mark = len(hub_log(demo_hub))
+    page.goto(link)
+    page.wait_for_url(re.compile(r".*/user/alice/.*"), timeout=120_000)
+    assert server_of(page, demo_hub, "alice")["user_options"] == {"profile": "classic"}
+    log = log_since(demo_hub, mark)
+    assert "should be prefixed with `opt-`" not in log and "Found a mix" not in log
+    stop_server(page, demo_hub, "alice")
+
+
+def test_spawn_page_by_keyboard_alone_with_a_typed_path(demo_hub, page: Page):
+    login(page, demo_hub, "alice")
+    stop_server(page, demo_hub, "alice")
+    page.goto(demo_hub.hub_url("spawn"))
+    page.locator("body").focus()
+
+    # into the profiles: the chosen (default) profile's radio button takes the focus
+    radio = tab_until(page, lambda e: e["name"] == "profile", "the profile radio buttons")
+    assert radio["id"] == "profile-item-python"
+    # arrows move the choice; the research card's options appear and come next in order
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    assert focused(page)["id"] == "profile-item-research"
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "profile-option-research--interface"
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "profile-option-research--interface--unlisted-choice"
+    page.keyboard.type("/lab/tree")
+    page.keyboard.press("Tab")
+    assert focused(page)["text"] == "Copy launch link"
+    page.keyboard.press("Tab")
+    assert focused(page)["text"] == "Start"
+    mark = len(hub_log(demo_hub))
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(re.compile(r".*/user/alice/lab.*"), timeout=120_000)
+    options = server_of(page, demo_hub, "alice")["user_options"]
+    assert options == {
+        "profile": "research",
+        "interface": "unlisted_choice",
+        "interface--unlisted-choice": "/lab/tree",
+    }
+    # the hub's log says what was typed
+    wait_for(
+        lambda: "with profile research: interface (typed)='/lab/tree'" in log_since(demo_hub, mark),
+        30,
+        "the start to be logged with the typed value",
+    )
+    # the demo's JupyterLab does not ask about Jupyter news
+    lab = page.request.get(demo_hub.url + "user/alice/lab")
+    assert re.search(r'"news":\s*\{\s*"disabled":\s*true', lab.text()), lab.text()[:2000]
+    stop_server(page, demo_hub, "alice")
