@@ -18,7 +18,7 @@ export PATH := $(abspath $(BIN)):$(abspath $(NODE_PREFIX)/node_modules/.bin):$(P
 PYTEST_ARGS ?=
 DEMO_ARGS ?=
 
-.PHONY: demo test test-jh55 helm helm-schema lint format docs pytest test-fast benchmarks clean upstream-oauthenticator upstream-kubespawner
+.PHONY: demo test test-jh55 helm helm-schema lint format docs pytest test-fast benchmarks screenshots clean upstream-oauthenticator upstream-kubespawner
 
 demo: $(VENV)/.demo-installed $(CHP)
 	$(BIN)/jhub-managed demo $(DEMO_ARGS)
@@ -81,6 +81,10 @@ upstream-kubespawner: $(KS_VENV)/.installed
 
 benchmarks: $(VENV)/.test-installed $(CHP)
 	$(BIN)/python -m benchmarks
+
+# the pictures in the docs, made from the demo hub in Chromium (docs/_static/screenshots/)
+screenshots: $(VENV)/.test-installed $(CHP)
+	$(BIN)/python docs/screenshots.py
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -197,7 +197,7 @@ class DemoHub:
             for child in _descendants(self.process.pid):
                 self.known_children.setdefault(child.pid, child)
 
-    def wait_ready(self, timeout: float = 90) -> None:
+    def wait_ready(self, timeout: float = 180) -> None:
         api = f"{self.url}hub/api/"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -93,7 +93,7 @@ def test_diff_in_words_matches_profiles_by_slug():
     assert describe_value(groups.new) == "researchers, staff"
     order = changes[("Profiles", "Order")]
     assert order.kind == "reordered" and order.new == ["Research environment", "Python 3"]
-    assert changes[("Branding", "Organisation name")].new == "Physics"
+    assert changes[("Branding", "Organization name")].new == "Physics"
     assert diff_documents(old, copy.deepcopy(old)) == []
 
 

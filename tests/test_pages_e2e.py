@@ -293,3 +293,157 @@ def test_spawn_page_by_keyboard_alone_with_a_typed_path(demo_hub, page: Page):
     lab = page.request.get(demo_hub.url + "user/alice/lab")
     assert re.search(r'"news":\s*\{\s*"disabled":\s*true', lab.text()), lab.text()[:2000]
     stop_server(page, demo_hub, "alice")
+
+
+# -- the settings pages, as a hub admin meets them -------------------------------------------
+
+SETTINGS_TABS = [
+    ("", "Profiles"),
+    ("profiles/new", "Add a profile"),
+    ("profiles/edit/research", "Edit profile"),
+    ("announcement", "Announcement"),
+    ("branding", "Branding of the login page"),
+    ("preview", "Preview of the spawn page"),
+    ("history", "History"),
+    ("history/diff?from=0", "Changes from version 0"),
+]
+
+
+def settings_of(page: Page, hub) -> dict:
+    page.goto(hub.url + "services/config/")
+    response = page.request.get(hub.url + "services/config/api/settings")
+    assert response.ok, response.text()
+    return response.json()
+
+
+def accept_dialogs(page: Page) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())
+
+
+def test_every_settings_tab_passes_axe_and_names_the_hub(demo_hub, page: Page):
+    login(page, demo_hub, "admin")
+    for path, heading in SETTINGS_TABS:
+        page.goto(demo_hub.url + "services/config/" + path)
+        expect(
+            page.get_by_role("heading", name=re.compile(re.escape(heading))).first
+        ).to_be_visible()
+        expect(page).to_have_title(re.compile(rf"Hub settings · {re.escape(HUB_TITLE)}$"))
+        assert_accessible(page, f"the settings page {path or 'profiles'}")
+
+
+def test_profile_editor_has_fields_for_what_admins_set_and_no_image_on_this_spawner(
+    demo_hub, page: Page
+):
+    login(page, demo_hub, "admin")
+    before = settings_of(page, demo_hub)
+    research = next(p for p in before["settings"]["profiles"] if p["slug"] == "research")
+    page.goto(demo_hub.url + "services/config/profiles/edit/research")
+    # the demo runs local processes: no images to ask for (the profile keeps its own)
+    expect(page.get_by_label("Image", exact=True)).to_have_count(0)
+    env = page.get_by_label("Environment variables")
+    expect(env).to_have_value("RESEARCH_ENVIRONMENT=1")
+    opens_at = page.get_by_label("Opens at")
+    expect(opens_at).to_have_value("")
+    height = page.evaluate("() => document.documentElement.scrollHeight")
+    assert height < 2600, f"the profile editor is {height} px long"
+
+    # the JSON box says at once whether what is typed is JSON
+    page.get_by_text("Other spawner settings (JSON)").click()
+    box = page.get_by_label("Other kubespawner_override settings")
+    box.fill('{"node_selector": ')
+    check = page.locator("#f-extra-check")
+    expect(check).to_contain_text("Not valid JSON")
+    expect(box).to_have_class(re.compile(r"\bis-invalid\b"))
+    box.fill("[1, 2]")
+    expect(check).to_have_text('Must be a JSON object, like {"key": "value"}.')
+    box.fill("")
+    expect(check).to_have_text("")
+    assert_accessible(page, "the profile editor with a JSON box open")
+
+    env.fill("RESEARCH_ENVIRONMENT=1\nPROJECT=climate models")
+    opens_at.fill("/lab/tree")
+    page.locator(".jhm-save").click()
+    expect(page.locator(".jhm-flash")).to_be_visible()
+    after = settings_of(page, demo_hub)
+    saved = next(p for p in after["settings"]["profiles"] if p["slug"] == "research")
+    override = saved["kubespawner_override"]
+    assert override["environment"] == {"RESEARCH_ENVIRONMENT": "1", "PROJECT": "climate models"}
+    assert override["default_url"] == "/lab/tree"
+    assert override["image"] == research["kubespawner_override"]["image"]
+
+    # a line that is no variable is refused, and nothing is saved
+    page.goto(demo_hub.url + "services/config/profiles/edit/research")
+    page.get_by_label("Environment variables").fill("NO EQUALS SIGN")
+    page.locator(".jhm-save").click()
+    expect(page.locator('.jhm-field-error[data-field="environment"]')).to_have_text(
+        "line 1: write NAME=value"
+    )
+    assert settings_of(page, demo_hub)["version"] == after["version"]
+
+
+def test_history_dates_version_0_and_the_diff_has_no_empty_rows(demo_hub, page: Page):
+    accept_dialogs(page)
+    login(page, demo_hub, "admin")
+    start = settings_of(page, demo_hub)["version"]
+    page.goto(demo_hub.url + "services/config/announcement")
+    page.get_by_label("Text").fill("Maintenance on **Friday**.")
+    page.locator(".jhm-save").click()
+    expect(page.locator(".jhm-flash")).to_contain_text(f"Saved as version {start + 1}")
+
+    page.goto(demo_hub.url + f"services/config/history/diff?from={start}&to={start + 1}")
+    labels = page.locator(".jhm-change td:first-child").all_inner_texts()
+    assert any("Text" in label for label in labels), labels
+    assert not [label for label in labels if "Starts" in label or "Expires" in label], labels
+    for row in page.locator(".jhm-change").all():
+        cells = row.locator("pre").all_inner_texts()
+        assert cells != ["—", "—"] and "—" not in cells[1:], cells
+
+    page.goto(demo_hub.url + "services/config/history")
+    deployed = page.locator('.jhm-version[data-version="0"] .jhm-deployed')
+    expect(deployed).to_have_text(
+        re.compile(r"^from the deployment, 20\d\d-\d\d-\d\d \d\d:\d\d UTC$")
+    )
+    page.goto(demo_hub.url + "services/config/history/diff?from=0&to=0")
+    expect(page.get_by_text(re.compile(r"Version 0: from the deployment, 20\d\d-"))).to_be_visible()
+
+
+def test_branding_says_organization_and_a_too_long_announcement_is_told_the_limit(
+    demo_hub, page: Page
+):
+    login(page, demo_hub, "admin")
+    page.goto(demo_hub.url + "services/config/branding")
+    expect(page.get_by_label("Organization name")).to_have_value(HUB_TITLE)
+    expect(page.get_by_label("Organization URL")).to_be_visible()
+    assert "rganisation" not in page.content()
+
+    before = settings_of(page, demo_hub)
+    page.goto(demo_hub.url + "services/config/announcement")
+    # past the box's own limit, as a pasted text or a hand-made post would be
+    page.evaluate(
+        "() => { const t = document.querySelector('#f-text'); t.removeAttribute('maxlength');"
+        " t.value = 'x'.repeat(5001); }"
+    )
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.locator(".jhm-save").click()
+    assert answer.value.status == 400
+    error = page.locator('.jhm-field-error[data-field="text"]')
+    expect(error).to_have_text("is 5,001 characters long; at most 5,000 are allowed")
+    assert "xxxxxxxxxx" not in page.locator(".jhm-errors").inner_text()
+    assert settings_of(page, demo_hub) == before
+
+
+def test_an_xsrf_refusal_shows_who_is_logged_in_not_a_login_button(demo_hub, page: Page):
+    login(page, demo_hub, "admin")
+    before = settings_of(page, demo_hub)
+    page.goto(demo_hub.url + "services/config/branding")
+    page.evaluate("() => { document.querySelector('input[name=_xsrf]').value = 'stale-token'; }")
+    page.get_by_label("Funded by").fill("Forged")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.locator(".jhm-save").click()
+    assert answer.value.status == 403
+    expect(page.locator(".jhm-error-message")).to_contain_text("did not come from the settings")
+    expect(page.locator("#login")).to_have_count(0)
+    expect(page.locator("#logout")).to_be_visible()
+    expect(page.locator("#login_widget")).to_contain_text("admin")
+    assert_accessible(page, "the settings service's XSRF refusal")
+    assert settings_of(page, demo_hub) == before

@@ -562,7 +562,7 @@ TEN_KB = "x" * 10 * 1024
             [],
             {"profile": "custom", "image": "unlisted_choice"},
             400,
-            ["Unknown choice 'unlisted_choice'"],
+            ["but typed nothing", "or pick one from the list"],
             id="unlisted-choice-picked-without-value",
         ),
         pytest.param(
@@ -778,7 +778,7 @@ def with_option(option_key="o", **option):
         ),
         pytest.param(
             {"announcement": {"text": "x" * 5001}},
-            [("/announcement/text", "is too long")],
+            [("/announcement/text", "is 5,001 characters long; at most 5,000 are allowed")],
             id="announcement-too-long",
         ),
         pytest.param(

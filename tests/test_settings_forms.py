@@ -4,6 +4,7 @@ announcement times, branding."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -33,6 +34,8 @@ def post_fields(view: dict) -> dict[str, str]:
             "mem_limit",
             "gpu_limit",
             "gpu_guarantee",
+            "default_url",
+            "environment",
             "extra",
         )
     }
@@ -301,3 +304,62 @@ def test_schema_messages_next_to_fields_are_in_plain_words():
         {"/idle_timeout": "idle_minutes"},
     )
     assert by_field == {"idle_minutes": ["at least 1 minute"]}
+
+
+def test_environment_and_default_url_have_fields_of_their_own():
+    profile = {
+        "display_name": "Env",
+        "slug": "env",
+        "kubespawner_override": {
+            "environment": {"A": "1", "GREETING": "hello world"},
+            "default_url": "/lab/tree/notes",
+            "node_selector": {"pool": "big"},
+        },
+    }
+    view = profiles.profile_to_view(profile)
+    assert view["environment"] == "A=1\nGREETING=hello world"
+    assert view["default_url"] == "/lab/tree/notes"
+    # only what has no field of its own stays JSON
+    assert json.loads(view["extra"]) == {"node_selector": {"pool": "big"}}
+    result, errors = round_trip(profile)
+    assert errors == {} and result == profile
+
+    view["environment"] = "A=1\n\n# a comment\nB=x=y\n"
+    built, _, errors = profiles.view_to_profile(view)
+    assert errors == {}
+    assert built["kubespawner_override"]["environment"] == {"A": "1", "B": "x=y"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("NOEQUALS", "line 1: write NAME=value"),
+        ("A=1\n9LIVES=x", "line 2: a name is letters, digits and '_'"),
+        ("A=1\nA=2", "line 2: A is set twice"),
+    ],
+)
+def test_environment_lines_that_are_not_variables_are_refused(text, message):
+    view = profiles.profile_to_view(DEMO_SETTINGS["profiles"][0])
+    view["environment"] = text
+    _, _, errors = profiles.view_to_profile(view)
+    assert message in " ".join(errors["environment"])
+
+
+def test_environment_in_the_json_box_is_sent_to_its_field():
+    view = profiles.profile_to_view(DEMO_SETTINGS["profiles"][0])
+    view["environment"] = "B=2"
+    view["extra"] = '{"environment": {"A": "1"}}'
+    _, _, errors = profiles.view_to_profile(view)
+    assert "'environment' has its own field" in " ".join(errors["extra"])
+
+
+def test_an_environment_that_is_not_plain_text_stays_json():
+    profile = {
+        "display_name": "E",
+        "slug": "e",
+        "kubespawner_override": {"environment": {"MULTI": "a\nb"}},
+    }
+    view = profiles.profile_to_view(profile)
+    assert view["environment"] == ""
+    assert json.loads(view["extra"]) == {"environment": {"MULTI": "a\nb"}}
+    assert round_trip(profile) == (profile, {})

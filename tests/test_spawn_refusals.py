@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from tornado.log import app_log
 
 from jhub_managed.hub_pages import SERVICE_MENU, hub_title
 from jhub_managed.settings import ProfileRequestError, select_profile
@@ -99,13 +100,15 @@ def test_refusal_is_one_info_line_and_the_hubs_error_records_of_it_are_dropped()
             records.append(record)
 
     log.addHandler(Keep())
+    app_log.addHandler(Keep())
     refusal = SpawnRefused(403, "The profile 'R' is only for members of 'x'.", "")
     log_refusal(log, "bob" + "b" * 500, "research", refusal)
     try:
         raise refusal
     except SpawnRefused:
         log.error("Failed to spawn single-user server with form", exc_info=True)
-    log.error(f"Error starting bob's server: HTTP 403: error ({refusal.message})")
+    # JupyterHub's User.spawn logs to tornado's application logger
+    app_log.error(f"Error starting bob's server: {refusal}")
     log.error("Something else broke")
     assert [(r.levelname, r.getMessage()[:40]) for r in records] == [
         ("INFO", "Refused spawn request of 'bobbbbbbbbbbbb"),
@@ -117,6 +120,7 @@ def test_refusal_is_one_info_line_and_the_hubs_error_records_of_it_are_dropped()
     assert sum(isinstance(f, RefusalLogFilter) for f in log.filters) == 1
     log_refusal(log, "bob", "research", refusal)
     assert sum(isinstance(f, RefusalLogFilter) for f in log.filters) == 1
+    assert sum(isinstance(f, RefusalLogFilter) for f in app_log.filters) == 1
 
 
 def test_typed_values_are_logged_bounded():

@@ -181,6 +181,7 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
             "no_spawner_check": True,
             "service_name": self.service.service_name,
             "service_title": self.service.title,
+            "hub_title": self.service.hub_title(),
         }
 
     def render_template(self, name: str, **ns: Any) -> str:
@@ -400,6 +401,11 @@ class ServiceApp(Application):
 
     service_name: ClassVar[str] = "service"
     title: ClassVar[str] = "Service"
+
+    def hub_title(self) -> str:
+        """The hub's name in the browser's tab (services with the settings at hand say the
+        organization's name instead)."""
+        return str(self.suite_config.get("hub_name") or "JupyterHub")
 
     ip = Unicode("127.0.0.1", config=True, help="Address to listen on.")
     port = Integer(0, config=True, help="Port to listen on; 0 takes the one in the service URL.")

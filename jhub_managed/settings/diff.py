@@ -46,8 +46,8 @@ FIELD_NAMES = {
     "expires_at": "Expires",
     "show_on": "Shown on",
     "branding": "Branding",
-    "organization_name": "Organisation name",
-    "organization_url": "Organisation URL",
+    "organization_name": "Organization name",
+    "organization_url": "Organization URL",
     "logo_url": "Logo URL",
     "funded_by": "Funded by",
     "contact": "Contact",
@@ -101,6 +101,9 @@ def _diff_mappings(
     labels: tuple[str, ...],
     out: list[Change],
 ) -> None:
+    # a key set to nothing (null or "") is the same as no key: no "added —" rows
+    old = {k: v for k, v in old.items() if not _nothing(v)}
+    new = {k: v for k, v in new.items() if not _nothing(v)}
     keys = list(old) + [k for k in new if k not in old]
     for key in keys:
         o, n = old.get(key), new.get(key)
@@ -124,6 +127,10 @@ def _diff_mappings(
             _diff_mappings(o, n, sub_path, sub_labels, out)
         elif o != n or type(o) is not type(n):
             out.append(Change(sub_path, sub_labels, "changed", o, n))
+
+
+def _nothing(value: Any) -> bool:
+    return value is None or value == ""
 
 
 def _named_entries(parent: tuple[str, ...], key: str) -> bool:

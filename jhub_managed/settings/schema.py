@@ -257,7 +257,7 @@ BRANDING = {
             "type": "string",
             "maxLength": 200,
         },
-        "organization_url": {**_URL, "description": "Where the organisation name links to."},
+        "organization_url": {**_URL, "description": "Where the organization name links to."},
         "logo_url": {**_URL, "description": "Logo shown above the login form (http or https)."},
         "funded_by": {
             "description": "Who funds this hub, shown under the login form.",

@@ -50,10 +50,22 @@ _VALIDATOR = jsonschema.Draft202012Validator(
 )
 
 
+def _limit_message(error: jsonschema.ValidationError) -> str:
+    """A size limit said as the limit, without quoting the (long) value back."""
+    limit, value = error.validator_value, error.instance
+    if error.validator == "maxLength" and isinstance(value, str):
+        return f"is {len(value):,} characters long; at most {limit:,} are allowed"
+    if error.validator == "maxItems" and isinstance(value, list):
+        return f"has {len(value):,} entries; at most {limit:,} are allowed"
+    if error.validator == "maxProperties" and isinstance(value, dict):
+        return f"has {len(value):,} entries; at most {limit:,} are allowed"
+    return ""
+
+
 def schema_errors(document: Any) -> list[SettingsError]:
     errors = []
     for error in sorted(_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path)):
-        message = error.message
+        message = _limit_message(error) or error.message
         if len(message) > 300:
             # keep what is wrong ("... is too long") and shorten the value it quotes
             value = repr(error.instance)

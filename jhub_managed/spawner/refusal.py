@@ -16,6 +16,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 from tornado import web
+from tornado.log import app_log
 
 #: longest typed value, or user name, written to a log line
 LOG_VALUE_LIMIT = 200
@@ -87,14 +88,17 @@ class RefusalLogFilter(logging.Filter):
         return True
 
 
+#: one filter for the hub's loggers: its own, and tornado's, which ``User.spawn`` logs to
+_FILTER = RefusalLogFilter()
+
+
 def refusal_filter(log: logging.Logger) -> RefusalLogFilter:
-    """The filter on ``log`` (the hub's own logger), added the first time it is needed."""
-    for existing in log.filters:
-        if isinstance(existing, RefusalLogFilter):
-            return existing
-    new = RefusalLogFilter()
-    log.addFilter(new)
-    return new
+    """The filter, on ``log`` (the hub's own logger) and on tornado's application logger,
+    added the first time it is needed."""
+    for logger in (log, app_log):
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+    return _FILTER
 
 
 def log_refusal(log: logging.Logger, user: str, profile: Any, refusal: SpawnRefused) -> None:

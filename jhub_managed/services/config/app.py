@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from traitlets import default
 
+from ...hub_pages import hub_title
 from ...settings import Ceilings
 from ...settings.allowlist import AdminAllowList
 from ...store.source import SettingsSource
@@ -81,6 +82,13 @@ class ConfigService(ServiceApp):
         self.jinja_env.filters["when"] = format_when
         self.encoded = EncodedSettings(self.source)
 
+    def hub_title(self) -> str:
+        try:
+            document = self.source.current().document
+        except Exception:  # the settings could not be read: the hub's name will do
+            document = {}
+        return hub_title(document, str(self.suite_config.get("hub_name") or "JupyterHub"))
+
     def handlers(self):
         # every route gets what it uses, and nothing else, through its initialize()
         editor = {
@@ -94,8 +102,8 @@ class ConfigService(ServiceApp):
         return [
             ("", pages.ProfilesPage, page),
             ("profiles", pages.ProfilesPage, page),
-            ("profiles/new", pages.ProfileEditPage, with_groups),
-            (f"profiles/edit/{_PROFILE}", pages.ProfileEditPage, with_groups),
+            ("profiles/new", pages.ProfileEditPage, preview),
+            (f"profiles/edit/{_PROFILE}", pages.ProfileEditPage, preview),
             ("announcement", pages.AnnouncementPage, page),
             ("branding", pages.BrandingPage, page),
             (

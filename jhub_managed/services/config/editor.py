@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from ...settings import Ceilings, SettingsError, document_errors
@@ -94,6 +95,9 @@ class SettingsEditor:
         self.source = source
         self.ceilings = ceilings
         self.log = log or logging.getLogger(__name__)
+        #: when the deployment's settings (version 0) came into force: when the hub started
+        #: (and with it this service), as an ISO time in UTC
+        self.deployed_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         #: the KubeSpawner keys the operator allows hub admins beyond the schema's
         self.allow = allow or AdminAllowList()
         self._base: dict | None = None
@@ -139,7 +143,7 @@ class SettingsEditor:
         if version == 0:
             return {
                 "version": 0,
-                "created": None,
+                "created": self.deployed_at,
                 "author": None,
                 "comment": "The deployment's settings (operator defaults and hub values)",
                 "restored_from": None,

@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tornado import web
 from tornado.ioloop import IOLoop
 
-from ..base import APIHandler, BaseHandler, not_logged_in_message
+from ..base import APIHandler, BaseHandler, PageUser, not_logged_in_message
 from .editor import SettingsEditor, author_of
 
 NOT_EDITOR = (
@@ -79,6 +79,24 @@ class EditorHandler(BaseHandler):
                 )
                 raise web.HTTPError(403, XSRF_REFUSED) from None
             raise
+
+    def page_user(self):
+        """Who the refusal page is for. A form post refused for its XSRF token is not
+        authenticated by its cookie, but the person is still logged in: the page shows their
+        name (and no Login button). Only shown, never used to act."""
+        user = super().page_user()
+        if user is not None or self.request.method in ("GET", "HEAD"):
+            return user
+        try:
+            token = self.hub_auth._get_token_cookie(self)
+            if not token:
+                return None
+            model = self.hub_auth.user_for_token(
+                token, session_id=self.hub_auth.get_session_id(self), sync=True
+            )
+        except Exception:  # the page is shown without a name then
+            return None
+        return PageUser(model) if model else None
 
     async def run_blocking(self, func, *args, **kwargs):
         """Run a write in the service's one writer thread: writes are checked one after

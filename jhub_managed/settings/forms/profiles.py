@@ -33,6 +33,9 @@ from .fields import (
 
 #: the spawner settings that have a field of their own on the profile form
 RESOURCE_FIELDS = ("cpu_guarantee", "cpu_limit", "mem_guarantee", "mem_limit")
+#: settings hub admins set most, beyond resources: a field each on the profile form
+COMMON_FIELDS = ("default_url", "environment")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: the placeholder an unlisted choice's override is filled with
 VALUE_PLACEHOLDER = "{value}"
 
@@ -55,8 +58,44 @@ def _override_view(override: Mapping[str, Any] | None, *, resources: bool) -> di
                 view[field] = str(extra.pop(GPU_RESOURCE))
                 if not extra:
                     rest.pop(key)
+        view["default_url"] = ""
+        if isinstance(rest.get("default_url"), str):
+            view["default_url"] = rest.pop("default_url")
+        view["environment"] = ""
+        env = rest.get("environment")
+        if isinstance(env, dict) and all(
+            isinstance(k, str) and isinstance(v, str) and "\n" not in v for k, v in env.items()
+        ):
+            view["environment"] = environment_text(rest.pop("environment"))
     view["extra"] = json_text(rest) if rest else ""
     return view
+
+
+def environment_text(environment: Mapping[str, str]) -> str:
+    """``{"A": "1", "B": "x y"}`` -> ``"A=1\nB=x y"``: one variable a line."""
+    return "\n".join(f"{name}={value}" for name, value in environment.items())
+
+
+def parse_environment(text: str) -> tuple[dict[str, str], list[str]]:
+    """``NAME=value`` lines (blank lines and ``#`` comments skipped) -> variables, errors."""
+    variables: dict[str, str] = {}
+    errors: list[str] = []
+    for number, line in enumerate(text.replace("\r\n", "\n").split("\n"), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, equals, value = line.partition("=")
+        name = name.strip()
+        if not equals:
+            errors.append(f"line {number}: write NAME=value")
+        elif not _ENV_NAME.fullmatch(name):
+            errors.append(
+                f"line {number}: a name is letters, digits and '_', not starting with a digit"
+            )
+        elif name in variables:
+            errors.append(f"line {number}: {name} is set twice")
+        else:
+            variables[name] = value
+    return variables, errors
 
 
 def _blank_unlisted() -> dict[str, Any]:
@@ -178,6 +217,7 @@ def view_from_form(get: Get) -> dict[str, Any]:
             *RESOURCE_FIELDS,
             "gpu_limit",
             "gpu_guarantee",
+            *COMMON_FIELDS,
             "extra",
         )
     }
@@ -257,6 +297,9 @@ class _Builder:
                 self.error(prefix + "extra", 'must be a JSON object, like {"key": "value"}')
                 extra = {}
             own = ["image"] + (list(RESOURCE_FIELDS) if resources else [])
+            if resources:
+                # kept in JSON when they don't fit their field (e.g. a multi-line value)
+                own += [key for key in COMMON_FIELDS if str(view.get(key) or "").strip()]
             for key in own:
                 if key in extra:
                     self.error(prefix + "extra", f"'{key}' has its own field: set it there")
@@ -267,6 +310,16 @@ class _Builder:
         self.maps(pointer + "/image", prefix + "image")
         if not resources:
             return override
+        default_url = str(view.get("default_url") or "").strip()
+        self.maps(pointer + "/default_url", prefix + "default_url")
+        if default_url:
+            override["default_url"] = default_url
+        self.maps(pointer + "/environment", prefix + "environment")
+        variables, env_errors = parse_environment(str(view.get("environment") or ""))
+        for message in env_errors:
+            self.error(prefix + "environment", message)
+        if variables:
+            override["environment"] = variables
         for key in RESOURCE_FIELDS:
             text = str(view.get(key) or "").strip()
             self.maps(f"{pointer}/{key}", prefix + key)

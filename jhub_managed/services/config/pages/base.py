@@ -146,6 +146,7 @@ class PageHandler(EditorHandler):
             "field_notes": {},
             "blank_choice": blank_choice(),
             "rows": text_rows,
+            "deployed_at": self.editor.deployed_at,
         }
         context.update(ns)
         self.write(self.render_template(f"service/config/{template}", **context))

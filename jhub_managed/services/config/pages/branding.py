@@ -1,4 +1,4 @@
-"""The Branding tab: the organisation's name, address, logo and contact on the hub."""
+"""The Branding tab: the organization's name, address, logo and contact on the hub."""
 
 from __future__ import annotations
 

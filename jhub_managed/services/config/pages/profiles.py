@@ -114,10 +114,13 @@ class ProfilesPage(PageHandler):
 class ProfileEditPage(PageHandler):
     """Add, duplicate or edit one profile."""
 
-    def initialize(self, groups: HubGroups, **kwargs: Any) -> None:
+    def initialize(self, groups: HubGroups, image_applies: bool = True, **kwargs: Any) -> None:
         super().initialize(**kwargs)
         #: the hub's groups, suggested for ``allowed_groups``
         self.groups = groups
+        #: whether images mean anything to this hub's spawner (not on the local one): when
+        #: not, the form has no image fields (and keeps the images a profile has)
+        self.image_applies = image_applies
 
     async def get(self, slug: str | None = None):
         current = self.editor.current()
@@ -158,6 +161,7 @@ class ProfileEditPage(PageHandler):
             next_url=safe_next(self.get_argument("next", ""), self.prefix, ""),
             comment=self.arg("comment") if self.request.method == "POST" else "",
             form_action=self.request.path,
+            image_applies=self.image_applies,
             **ns,
         )
 
