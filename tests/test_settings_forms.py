@@ -51,7 +51,15 @@ def post_fields(view: dict) -> dict[str, str]:
         if option["default"]:
             fields[p + "default"] = option["default"]
         for j, choice in enumerate(rows):
-            for key in ("key", "display_name", "description", "groups", "image", "extra"):
+            for key in (
+                "key",
+                "display_name",
+                "description",
+                "groups",
+                "image",
+                "default_url",
+                "extra",
+            ):
                 fields[f"{p}c{j}-{key}"] = choice[key]
             if choice.get("remove"):
                 fields[f"{p}c{j}-remove"] = "1"

@@ -45,7 +45,7 @@ class SpawnRefused(web.HTTPError, ValueError):
     Also a ``ValueError``, which is what KubeSpawner raises for options it refuses."""
 
     def __init__(self, status: int, message: str, contact: str = ""):
-        super().__init__(status, "%s", message, reason=_REASONS.get(status, "Error"))
+        super().__init__(status, message, reason=_REASONS.get(status, "Error"))
         self.message = message
         ask = ""
         ask_html = Markup("")

@@ -44,6 +44,7 @@ def _override_view(override: Mapping[str, Any] | None, *, resources: bool) -> di
     """The fields of a kubespawner override, and the rest of it as JSON text."""
     rest = copy.deepcopy(dict(override or {}))
     view = {"image": str(rest.pop("image", "") or "")}
+    view["default_url"] = rest.pop("default_url") if isinstance(rest.get("default_url"), str) else ""
     if resources:
         for key in RESOURCE_FIELDS:
             value = rest.pop(key, None)
@@ -58,9 +59,6 @@ def _override_view(override: Mapping[str, Any] | None, *, resources: bool) -> di
                 view[field] = str(extra.pop(GPU_RESOURCE))
                 if not extra:
                     rest.pop(key)
-        view["default_url"] = ""
-        if isinstance(rest.get("default_url"), str):
-            view["default_url"] = rest.pop("default_url")
         view["environment"] = ""
         env = rest.get("environment")
         if isinstance(env, dict) and all(
@@ -106,6 +104,7 @@ def _blank_unlisted() -> dict[str, Any]:
         "validation_regex": "",
         "validation_message": "",
         "image": VALUE_PLACEHOLDER,
+        "default_url": "",
         "groups": "",
         "extra": "",
     }
@@ -118,6 +117,7 @@ def blank_choice() -> dict[str, Any]:
         "description": "",
         "groups": "",
         "image": "",
+        "default_url": "",
         "extra": "",
         "remove": False,
     }
@@ -162,6 +162,8 @@ def profile_to_view(profile: Mapping[str, Any]) -> dict[str, Any]:
             if choice.get("default"):
                 option_view["default"] = str(index)
             option_view["choices"].append(choice_view)
+        if option_view["choices"]:
+            option_view["blank"] = 0  # "Add another choice" adds an empty row
         unlisted = option.get("unlisted_choice")
         if unlisted:
             option_view["unlisted"] = {
@@ -191,7 +193,7 @@ def _count(get: Get, name: str, limit: int) -> int:
 def _is_blank_choice(choice: Mapping[str, Any]) -> bool:
     return not any(
         str(choice.get(k) or "").strip()
-        for k in ("key", "display_name", "description", "groups", "image", "extra")
+        for k in ("key", "display_name", "description", "groups", "image", "default_url", "extra")
     )
 
 
@@ -241,6 +243,7 @@ def view_from_form(get: Get) -> dict[str, Any]:
                 "description": get(q + "description"),
                 "groups": get(q + "groups"),
                 "image": get(q + "image"),
+                "default_url": get(q + "default_url"),
                 "extra": get(q + "extra"),
                 "remove": bool(get(q + "remove")),
             }
@@ -261,6 +264,7 @@ def view_from_form(get: Get) -> dict[str, Any]:
                     "validation_regex",
                     "validation_message",
                     "image",
+                    "default_url",
                     "groups",
                     "extra",
                 )
@@ -297,9 +301,8 @@ class _Builder:
                 self.error(prefix + "extra", 'must be a JSON object, like {"key": "value"}')
                 extra = {}
             own = ["image"] + (list(RESOURCE_FIELDS) if resources else [])
-            if resources:
-                # kept in JSON when they don't fit their field (e.g. a multi-line value)
-                own += [key for key in COMMON_FIELDS if str(view.get(key) or "").strip()]
+            # kept in JSON when they don't fit their field (e.g. a multi-line value)
+            own += [key for key in COMMON_FIELDS if str(view.get(key) or "").strip()]
             for key in own:
                 if key in extra:
                     self.error(prefix + "extra", f"'{key}' has its own field: set it there")
@@ -308,12 +311,12 @@ class _Builder:
         if image:
             override["image"] = image
         self.maps(pointer + "/image", prefix + "image")
-        if not resources:
-            return override
         default_url = str(view.get("default_url") or "").strip()
         self.maps(pointer + "/default_url", prefix + "default_url")
         if default_url:
             override["default_url"] = default_url
+        if not resources:
+            return override
         self.maps(pointer + "/environment", prefix + "environment")
         variables, env_errors = parse_environment(str(view.get("environment") or ""))
         for message in env_errors:
