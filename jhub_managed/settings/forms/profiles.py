@@ -44,7 +44,9 @@ def _override_view(override: Mapping[str, Any] | None, *, resources: bool) -> di
     """The fields of a kubespawner override, and the rest of it as JSON text."""
     rest = copy.deepcopy(dict(override or {}))
     view = {"image": str(rest.pop("image", "") or "")}
-    view["default_url"] = rest.pop("default_url") if isinstance(rest.get("default_url"), str) else ""
+    view["default_url"] = (
+        rest.pop("default_url") if isinstance(rest.get("default_url"), str) else ""
+    )
     if resources:
         for key in RESOURCE_FIELDS:
             value = rest.pop(key, None)
