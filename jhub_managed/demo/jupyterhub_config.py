@@ -44,8 +44,8 @@ c.Spawner.default_url = "/lab"
 # no "Would you like to get notified about official Jupyter news?" prompt, and no fetching
 # of news from the web, in the demo's JupyterLab
 c.Spawner.args = ["--LabApp.news_url=None"]
-c.Spawner.start_timeout = 120
-c.Spawner.http_timeout = 60
+c.Spawner.start_timeout = 180
+c.Spawner.http_timeout = 120
 
 extra = os.environ.get("JHUB_MANAGED_DEMO_EXTRA_CONFIG")
 if extra:
