@@ -137,14 +137,16 @@ def _user(name: str, groups: list[str], admin: bool = False):
 
 
 async def _spawner(kube_emulator, settings_db_url, name, groups, admin=False, **extra):
+    # the operator's layer: the physics profile's volumes are the operator's, which the
+    # stored copy of the same profile keeps as they are (a profile_list from the config is
+    # the operator's starting profiles instead)
+    operator = {} if "profile_list" in extra else {"hub_values": SETTINGS}
     config = Config(
         {
             "ManagedKubeSpawner": {
                 **kube_emulator.spawner_config(),
                 "settings_db_url": settings_db_url,
-                # the operator's layer: the physics profile's volumes are the operator's,
-                # which the stored copy of the same profile keeps as they are
-                "hub_values": SETTINGS,
+                **operator,
                 "hub_name": HUB_NAME,
                 "cmd": ["jupyterhub-singleuser"],
                 **extra,
