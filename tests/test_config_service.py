@@ -833,7 +833,12 @@ def test_a_hub_admin_form_post_of_a_key_outside_the_list_is_400_and_stores_nothi
     assert r.status_code == 400, r.text[:2000]
     name = pointer.rsplit("/", 1)[1].replace("~1", "/")
     # next to the field it was typed in, naming it and who can allow it
-    field = {"extra_resource_limits": "gpu_limit", "extra_resource_guarantees": "gpu_guarantee"}
+    field = {
+        "extra_resource_limits": "gpu_limit",
+        "extra_resource_guarantees": "gpu_guarantee",
+        # environment variables have a field of their own, even when typed in the JSON box
+        "environment": "environment",
+    }
     field = field.get(key, "extra")
     shown = re.search(rf'data-field="{field}">\s*([^<]*)', r.text)
     assert shown, r.text[:3000]

@@ -453,3 +453,28 @@ def test_an_xsrf_refusal_shows_who_is_logged_in_not_a_login_button(demo_hub, pag
     expect(page.locator("#login_widget")).to_contain_text("admin")
     assert_accessible(page, "the settings service's XSRF refusal")
     assert settings_of(page, demo_hub) == before
+
+
+def test_usage_and_health_pages_pass_axe(demo_hub, browser):
+    """The usage pages (own use, the reports) and the health status page, as a hub admin and
+    as a user without a group: no serious or critical axe-core finding."""
+    pages = {
+        "admin": [
+            ("services/usage/", "My usage"),
+            ("services/usage/report", "Usage report"),
+            ("services/health/", "Hub status"),
+        ],
+        "bob": [("services/usage/", "My usage"), ("services/health/", "Hub status")],
+    }
+    for username, paths in pages.items():
+        context = browser.new_context()
+        page = context.new_page()
+        try:
+            login(page, demo_hub, username)
+            for path, what in paths:
+                response = page.goto(demo_hub.url + path)
+                assert response is not None and response.status == 200, (path, username)
+                expect(page.locator("main, #jhm-main, .container").first).to_be_visible()
+                assert_accessible(page, f"{what} ({path}) as {username}")
+        finally:
+            context.close()

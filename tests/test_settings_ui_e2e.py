@@ -80,7 +80,6 @@ def test_admin_adds_a_restricted_choice_alice_starts_it_bob_never_sees_it_restor
     admin.locator("#f-o0-c0-default").check()
     admin.get_by_role("button", name="Add another choice").click()
     admin.locator('[name="o0-c1-display_name"]').fill("R for researchers")
-    admin.locator('[name="o0-c1-image"]').fill("quay.io/jupyter/r-notebook:2025-01-06")
     admin.locator('[name="o0-c1-groups"]').fill("researchers")
     admin.locator("#f-comment").fill("An R image for the researchers")
     admin.locator(".jhm-save").click()

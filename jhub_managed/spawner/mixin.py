@@ -246,7 +246,7 @@ class ManagedSpawnerMixin(Configurable):
         arguments when ``opt-`` ones are present, so the profile is then taken from the
         request itself. The request is checked here, before anything starts.
         """
-        data = dict(query_data)
+        data = _without_opt_prefix(query_data)
         handler = getattr(self, "handler", None)
         if "profile" not in data and handler is not None:
             profile = handler.get_query_argument("profile", None)
@@ -485,6 +485,14 @@ def _without_overrides(value: Any) -> Any:
 
 def _reason(status: int) -> str:
     return {400: "Bad Request", 403: "Forbidden"}.get(status, "Error")
+
+
+def _without_opt_prefix(query_data) -> dict:
+    """The launch link's arguments by option name. JupyterHub 6 strips the ``opt-`` prefix
+    before it calls ``options_from_query``; 5.5 passes the arguments as they came."""
+    data = dict(query_data)
+    prefixed = {key[4:]: value for key, value in data.items() if key.startswith("opt-")}
+    return prefixed or data
 
 
 def options_from_form(formdata: dict[str, list[str]]) -> dict[str, str]:
