@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,15 @@ _REFINEMENTS["home_storage"] = _storage("home_storage")
 _REFINEMENTS["shared_storage"] = _storage("shared_storage")
 
 
+def _bounds(trait: TraitType) -> dict[str, Any]:
+    bounds = {}
+    for attr, key in (("min", "minimum"), ("max", "maximum")):
+        value = getattr(trait, attr, None)
+        if isinstance(value, int | float) and math.isfinite(value):
+            bounds[key] = value
+    return bounds
+
+
 def _type_schema(trait: TraitType) -> dict[str, Any]:
     """The JSON Schema of a trait's type (and of its items or values, where it has them)."""
     if isinstance(trait, Enum):
@@ -95,19 +105,9 @@ def _type_schema(trait: TraitType) -> dict[str, Any]:
     if isinstance(trait, Bool):
         return {"type": "boolean"}
     if isinstance(trait, Integer):
-        schema: dict[str, Any] = {"type": "integer"}
-        if getattr(trait, "min", None) is not None:
-            schema["minimum"] = trait.min
-        if getattr(trait, "max", None) is not None:
-            schema["maximum"] = trait.max
-        return schema
+        return {"type": "integer", **_bounds(trait)}
     if isinstance(trait, Float):
-        schema = {"type": "number"}
-        if getattr(trait, "min", None) is not None:
-            schema["minimum"] = trait.min
-        if getattr(trait, "max", None) is not None:
-            schema["maximum"] = trait.max
-        return schema
+        return {"type": "number", **_bounds(trait)}
     if isinstance(trait, Unicode):
         return {"type": "string"}
     if isinstance(trait, List | Set | Tuple):
@@ -137,8 +137,8 @@ def _default(trait: TraitType) -> Any:
     if isinstance(value, set | tuple):
         value = sorted(value)
     try:
-        json.dumps(value)
-    except TypeError:
+        json.dumps(value, allow_nan=False)  # JSON has no Infinity: helm refuses it
+    except (TypeError, ValueError):
         return None
     return value
 
