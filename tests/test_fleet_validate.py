@@ -134,7 +134,7 @@ CASES = [
         ),
         ["summer-workshop"],
         "jupyterhub.singleuser.profileList",
-        "profiles come from the hub's settings",
+        "would be ignored: profiles come from the hub's settings",
     ),
     (
         "client-secret-in-values",

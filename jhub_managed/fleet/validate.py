@@ -224,11 +224,13 @@ class Checker:
                     "URL from service_host and service_ports); remove it here",
                 )
         singleuser = jh.get("singleuser") if isinstance(jh.get("singleuser"), dict) else {}
-        if singleuser.get("profileList"):
+        hub_profiles = (options.get("hub_values") or {}).get("profiles")
+        if singleuser.get("profileList") and hub_profiles:
+            # without hub_values profiles, z2jh's profileList is the hub_values layer
             self.error(
                 ("jupyterhub", "singleuser", "profileList"),
-                "profiles come from the hub's settings (custom.jhubManaged.operator_defaults "
-                "and hub_values), not from z2jh's profileList",
+                "would be ignored: profiles come from the hub's settings, and "
+                "custom.jhubManaged.hub_values has profiles; keep one of the two",
             )
         self.check_ports(options, hub)
         self.check_secrets(options, hub)
