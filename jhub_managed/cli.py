@@ -346,6 +346,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="an extra jupyterhub_config.py loaded after the demo's, to try options",
     )
     demo.add_argument("-v", "--verbose", action="store_true", help="show the hub's log here too")
+
+    from .fleet.commands import add_fleet_parser
+
+    add_fleet_parser(sub)
     return parser
 
 
@@ -354,6 +358,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "demo":
         return run_demo(args)
+    if args.command == "fleet":
+        from .fleet.commands import run_fleet
+
+        return run_fleet(args, parser)
     parser.print_help()
     return 0
 

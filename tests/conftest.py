@@ -24,4 +24,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.hub",
     "tests.fixtures.kube",
     "tests.fixtures.idp",
+    "tests.fixtures.fleet",
 ]

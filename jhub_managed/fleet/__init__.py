@@ -1,0 +1,12 @@
+"""Deploying the suite to a fleet of hubs: the Helm chart's values and ``jhub-managed fleet``.
+
+- :mod:`.schema`: the chart's ``values.schema.json``, generated from :class:`ManagedHub`'s
+  traits (the same help text as the configuration reference).
+- :mod:`.hubconfig`: what the hub image's ``jupyterhub_config.d`` file calls inside a
+  zero-to-jupyterhub hub: ``configure()`` with the values under ``custom.jhubManaged``.
+- :mod:`.fleetfile`, :mod:`.values`, :mod:`.validate`: the fleet file, merged values with
+  the file each key came from, and every check of ``fleet validate``.
+- :mod:`.helm`, :mod:`.deploy`, :mod:`.probe`: rendering, rollouts, status and reports.
+
+Only :mod:`.hubconfig` runs inside a hub; it imports nothing of the rest.
+"""
