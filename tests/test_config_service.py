@@ -966,6 +966,12 @@ from jhub_managed.services.config.openapi import openapi_document  # noqa: E402
 # the document the service serves (checked against the live one below); loaded here so that
 # pytest collects one test per operation
 API_SCHEMA = schemathesis.openapi.from_dict(openapi_document("/services/config/"))
+# Header values with control characters are not HTTP: the proxy and Tornado's parser refuse
+# them with an empty 400 before any handler runs, so the fuzzer keeps header values printable
+# (bodies, paths and queries are still fuzzed with anything).
+API_SCHEMA.config.generation.update(
+    exclude_header_characters="".join(map(chr, [*range(9), *range(10, 32), 127]))
+)
 
 
 def test_the_service_serves_the_openapi_document_the_fuzzer_uses(hub):
