@@ -16,6 +16,10 @@ AXE := $(NODE_PREFIX)/node_modules/axe-core/axe.min.js
 AXE_VERSION := 4.10.3
 export PATH := $(abspath $(BIN)):$(abspath $(NODE_PREFIX)/node_modules/.bin):$(PATH)
 PYTEST_ARGS ?=
+# the suite runs in this many processes (pytest-xdist), a test module per process at a time:
+# most of its time is spent waiting for hubs, servers and browsers, not computing
+PYTEST_WORKERS ?= 3
+PYTEST := -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 DEMO_ARGS ?=
 
 .PHONY: demo test test-jh55 helm helm-schema lint format docs pytest test-fast benchmarks screenshots clean upstream-oauthenticator upstream-kubespawner
@@ -26,7 +30,7 @@ demo: $(VENV)/.demo-installed $(CHP)
 test: $(VENV)/.test-installed $(CHP) $(HELM) $(AXE) lint docs pytest
 
 pytest: $(VENV)/.test-installed $(CHP) $(HELM) $(AXE)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python $(PYTEST) $(PYTEST_ARGS)
 
 # the whole suite again on what zero-to-jupyterhub 4.4.0's hub image ships: JupyterHub 5.5.0
 # and kubespawner 7.0.0 (oauthenticator 17.4.0 is the same in both), in a venv of its own.
@@ -36,7 +40,7 @@ JH55_VENV := .venv-jh55
 JH55_PINS := jupyterhub==5.5.0 jupyterhub-kubespawner==7.0.0 oauthenticator==17.4.0
 test-jh55: $(JH55_VENV)/.test-installed $(CHP) $(HELM) $(AXE)
 	$(JH55_VENV)/bin/python -c "import jupyterhub, kubespawner; print('--- on JupyterHub', jupyterhub.__version__, 'and kubespawner', kubespawner.__version__)"
-	JHUB_MANAGED_EXPECT_JUPYTERHUB=5.5.0 $(JH55_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	JHUB_MANAGED_EXPECT_JUPYTERHUB=5.5.0 $(JH55_VENV)/bin/python $(PYTEST) $(PYTEST_ARGS)
 
 $(JH55_VENV)/.test-installed: pyproject.toml
 	$(PYTHON) -m venv $(JH55_VENV)
@@ -49,7 +53,7 @@ $(JH55_VENV)/.test-installed: pyproject.toml
 
 # the quick set for development: no end-to-end hubs and browsers
 test-fast: $(VENV)/.test-installed $(CHP) $(AXE)
-	$(BIN)/python -m pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/python $(PYTEST) -m "not e2e" $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check .

@@ -28,6 +28,7 @@ from .services.health.catalog import CHECKS as HEALTH_CHECKS
 from .services.health.catalog import DEFAULT_REQUIRED
 from .settings import Ceilings, document_errors
 from .settings.allowlist import AdminAllowList
+from .settings.validate import ceiling_errors
 
 #: the custom scope whose holders may edit the hub's settings
 SETTINGS_SCOPE = "custom:jhub-managed:settings"
@@ -832,6 +833,56 @@ def _adopt_spawner_ceilings(c: Config, hub: ManagedHub) -> None:
             )
 
 
+#: where a z2jh hub's configuration sets its profiles (``singleuser.profileList``)
+PROFILE_LIST_SECTIONS = ("KubeSpawner", "ManagedKubeSpawner")
+
+
+def _adopt_config_profile_list(c: Config, hub: ManagedHub) -> None:
+    """A ``profile_list`` already in the config (a list or a dict, as z2jh writes
+    ``singleuser.profileList``) is the hub's starting profiles when ``hub_values`` has none:
+    validated now, at hub start, and put in ``hub_values``, so the settings service shows
+    and edits on top of what users are offered. A callable ``profile_list`` can only be
+    called by a spawner: it is read and validated at each spawn instead."""
+    if hub.hub_values.get("profiles") or hub.spawner == "local":
+        return
+    for section in reversed(PROFILE_LIST_SECTIONS):  # the managed class's own wins
+        if section not in c or "profile_list" not in c[section]:
+            continue
+        value = c[section].profile_list
+        if callable(value):
+            return
+        from .spawner.kube import initialized_profiles
+        from .spawner.mixin import ConfiguredProfilesError, check_configured_profiles
+
+        try:
+            profiles = initialized_profiles(value)
+        except (KeyError, TypeError, AttributeError) as e:
+            raise ConfigureError(f"c.{section}.profile_list: not a profile list ({e})") from None
+        if not profiles:
+            if value and not isinstance(value, (list, dict)):
+                raise ConfigureError(
+                    f"c.{section}.profile_list: not a profile list (a list of profiles, "
+                    f"a dict of them or a callable; got {type(value).__name__})"
+                )
+            return
+        try:
+            json.dumps(profiles)
+        except (TypeError, ValueError):
+            return  # callables among the overrides: a spawner reads them at each spawn
+        ceilings = Ceilings.from_config(hub.ceilings)
+        try:
+            check_configured_profiles(profiles, ceilings)
+        except ConfiguredProfilesError as e:
+            raise ConfigureError(f"c.{section}.profile_list: {e}") from None
+        # a profile over the ceilings would be refused at every spawn: say so now
+        over = ceiling_errors({"profiles": profiles}, ceilings)
+        if over:
+            detail = "; ".join(f"{e.path}: {e.message}" for e in over[:5])
+            raise ConfigureError(f"c.{section}.profile_list is over the ceilings: {detail}")
+        hub.hub_values = {**hub.hub_values, "profiles": profiles}
+        return
+
+
 def configure(c: Config, **options: Any) -> ManagedHub:
     """Wire jhub-managed into the hub configuration ``c``.
 
@@ -855,6 +906,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         raise ConfigureError(f"configure(): {e}") from None
     _adopt_spawner_ceilings(c, hub)
     hub.check_settings_layers()
+    _adopt_config_profile_list(c, hub)
 
     if hub.spawner:
         c.JupyterHub.spawner_class = SPAWNERS[hub.spawner]

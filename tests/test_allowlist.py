@@ -319,3 +319,30 @@ def test_refused_profiles_names_each_profile_and_why():
     assert refused[1][0].path == "/profiles/1/kubespawner_override/privileged"
     # the operator's own profiles are never refused
     assert refused_profiles(document, document, AdminAllowList(), Ceilings()) == {}
+
+
+@pytest.mark.parametrize(
+    "value", [None, {"valueFrom": {"secretKeyRef": {"name": "hub", "key": "token"}}}, 3]
+)
+def test_a_hub_admins_environment_values_are_text(value):
+    from jhub_managed.settings import Ceilings, document_errors
+    from jhub_managed.settings.allowlist import AdminAllowList, admin_override_errors
+
+    mine = {
+        "profiles": [
+            {
+                "display_name": "A",
+                "slug": "a",
+                "kubespawner_override": {"environment": {"X": value}},
+            }
+        ]
+    }
+    schema_or_rule = document_errors(mine, Ceilings()) + admin_override_errors(
+        mine, {}, AdminAllowList(), Ceilings()
+    )
+    assert schema_or_rule, "a hub admin's non-text environment value was accepted"
+    # the operator's own layer may remove a variable or read it from a secret
+    if value is not None and not isinstance(value, dict):
+        return
+    assert document_errors(mine, Ceilings()) == []
+    assert admin_override_errors(mine, mine, AdminAllowList(), Ceilings()) == []

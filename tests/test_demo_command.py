@@ -142,6 +142,6 @@ def test_ctrl_c_stops_hub_proxy_services_and_servers(tmp_path):
                 for pid in pids
             )
 
-        wait_for(all_gone, 10, "the hub, proxy, services and servers to stop after Ctrl-C")
+        wait_for(all_gone, 30, "the hub, proxy, services and servers to stop after Ctrl-C")
     finally:
         hub.process.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from traitlets.config import Config
 
@@ -125,3 +127,102 @@ def test_storage_options_set_kubespawner_storage(tmp_path):
     assert c.KubeSpawner.storage_capacity == "5Gi"
     assert "storage_class" not in c.KubeSpawner
     assert c.ManagedKubeSpawner.shared_storage == {"pvc": "shared"}
+
+
+# -- a profile_list already in the config (z2jh's singleuser.profileList) --------------------
+
+Z2JH_PROFILES = [
+    {
+        "display_name": "Default",
+        "kubespawner_override": {"image": "quay.io/jupyter/minimal-notebook:2025-01-06"},
+    },
+    {
+        "display_name": "Big machine",
+        "kubespawner_override": {
+            "mem_limit": "2G",
+            "environment": {"FROM_PROFILE": "yes", "DROPPED": None},
+            "tolerations": [{"key": "big", "operator": "Exists", "effect": "NoSchedule"}],
+        },
+    },
+]
+
+
+def _service_config(c) -> dict:
+    import json
+
+    services = {s["name"]: s for s in c.JupyterHub.services}
+    return json.loads(services["config"]["environment"]["JHUB_MANAGED_CONFIG"])
+
+
+@pytest.mark.parametrize("section", ["KubeSpawner", "ManagedKubeSpawner"])
+def test_a_config_profile_list_is_the_hubs_starting_profiles_everywhere(tmp_path, section):
+    c = Config()
+    c[section].profile_list = Z2JH_PROFILES
+    hub = configure(c, spawner="kube", data_dir=str(tmp_path))
+    profiles = hub.hub_values["profiles"]
+    # filled in as KubeSpawner fills it in: slugs from names, the first one the default
+    assert [p["slug"] for p in profiles] == ["default", "big-machine"]
+    assert profiles[0]["default"] is True
+    # the settings service shows what users are offered, operator-only keys included
+    assert _service_config(c)["hub_values"]["profiles"] == profiles
+    assert c.ManagedKubeSpawner.hub_values["profiles"] == profiles
+    assert Z2JH_PROFILES[1].get("slug") is None  # the config's own value is not changed
+
+
+def test_a_hub_admin_may_keep_the_config_profiles_operator_only_keys(tmp_path):
+    from jhub_managed.settings import Ceilings, document_errors
+    from jhub_managed.settings.allowlist import AdminAllowList, admin_override_errors
+
+    c = Config()
+    c.KubeSpawner.profile_list = Z2JH_PROFILES
+    hub = configure(c, spawner="kube", data_dir=str(tmp_path))
+    base = {"profiles": hub.hub_values["profiles"]}
+    kept = {"profiles": list(reversed(base["profiles"]))}  # reordered, nothing added
+    assert document_errors(kept, Ceilings()) == []
+    assert admin_override_errors(kept, base, AdminAllowList(), Ceilings()) == []
+    # changing an operator-only key is the operator's to do
+    changed = {"profiles": [dict(p) for p in base["profiles"]]}
+    changed["profiles"][1] = {
+        **changed["profiles"][1],
+        "kubespawner_override": {**changed["profiles"][1]["kubespawner_override"]},
+    }
+    changed["profiles"][1]["kubespawner_override"]["tolerations"] = []
+    errors = admin_override_errors(changed, base, AdminAllowList(), Ceilings())
+    assert errors and "tolerations" in errors[0].message
+
+
+def test_hub_values_profiles_win_over_a_config_profile_list(tmp_path):
+    c = Config()
+    c.KubeSpawner.profile_list = Z2JH_PROFILES
+    own = [{"display_name": "Ours", "slug": "ours", "kubespawner_override": {}}]
+    hub = configure(c, spawner="kube", data_dir=str(tmp_path), hub_values={"profiles": own})
+    assert hub.hub_values["profiles"] == own
+
+
+def test_a_callable_config_profile_list_is_left_to_the_spawner(tmp_path):
+    c = Config()
+    c.KubeSpawner.profile_list = lambda spawner: Z2JH_PROFILES
+    hub = configure(c, spawner="kube", data_dir=str(tmp_path))
+    assert "profiles" not in hub.hub_values
+    assert "profiles" not in _service_config(c)["hub_values"]
+
+
+@pytest.mark.parametrize(
+    "profile_list, message",
+    [
+        ([{"display_name": "A", "slug": "Not A Slug!"}], "c.KubeSpawner.profile_list: "),
+        (
+            [{"display_name": "A", "default": True}, {"display_name": "B", "default": True}],
+            "not a valid settings layer",
+        ),
+        ([{"slug": "nameless"}], "'display_name' is a required property"),
+        ([{"description": "no name, no slug"}], "not a profile list ('display_name')"),
+        ("a text", "not a profile list"),
+        ([{"display_name": "Huge", "kubespawner_override": {"mem_limit": "64G"}}], "mem_limit"),
+    ],
+)
+def test_a_wrong_config_profile_list_is_an_error_at_hub_start(tmp_path, profile_list, message):
+    c = Config()
+    c.KubeSpawner.profile_list = profile_list
+    with pytest.raises(ConfigureError, match=re.escape(message)):
+        configure(c, spawner="kube", data_dir=str(tmp_path), ceilings={"mem_limit": "8G"})

@@ -210,6 +210,19 @@ def _override_errors(
                     "only the operator's own settings can change it in a profile"
                 ),
             )
+            # None (removing a variable) and valueFrom (reading secrets, the pod's fields)
+            # are the operator's; a hub admin's value is text
+            texts = {n: v for n, v in value.items() if not reserved_env_name(str(n))}
+            errors += _entry_errors(
+                texts,
+                _mapping(inherited.get(key)),
+                [*path, key],
+                lambda name, texts=texts: not isinstance(texts[name], str),
+                lambda name: (
+                    f"'{name}' must be text; removing a variable (null) or reading it from "
+                    "elsewhere (valueFrom) is for the operator's own settings"
+                ),
+            )
         elif key in RESOURCE_KEYS and isinstance(value, Mapping):
             errors += _entry_errors(
                 value,

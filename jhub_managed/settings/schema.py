@@ -340,6 +340,16 @@ def _open_overrides(schema: dict) -> dict:
             override = (node.get("properties") or {}).get("kubespawner_override")
             if isinstance(override, dict):
                 override["additionalProperties"] = True
+                # KubeSpawner's environment values: text, None (the variable removed) or
+                # an EnvVar's fields (valueFrom); hub admins' own values stay text
+                environment = override["properties"]["environment"]
+                environment["additionalProperties"] = {
+                    "anyOf": [
+                        environment["additionalProperties"],
+                        {"type": "null"},
+                        {"type": "object"},
+                    ]
+                }
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

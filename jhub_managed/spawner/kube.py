@@ -53,6 +53,18 @@ def shared_volume(config: dict[str, Any], *, writable: bool) -> tuple[dict, dict
     return volume, mount
 
 
+def initialized_profiles(value: Any) -> list[dict] | None:
+    """A ``profile_list`` value (a list, or a dict of profiles by sort key, as KubeSpawner
+    takes it) filled in as KubeSpawner fills it in (slugs from display names, one default,
+    ...); ``None`` for none."""
+    if isinstance(value, dict):
+        value = [value[key] for key in sorted(value)]
+    if not isinstance(value, list) or not value:
+        return None
+    # KubeSpawner's own filling-in; the method reads nothing of its spawner
+    return KubeSpawner._get_initialized_profile_list(None, copy.deepcopy(value))
+
+
 class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
     """KubeSpawner whose profiles come from the hub's settings, filtered by group.
 
@@ -96,11 +108,7 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
             return None
         if callable(value):
             value = await maybe_future(value(self))
-        profiles = self._sorted_dict_values(value) or []
-        if not isinstance(profiles, list) or not profiles:
-            return None
-        # kubespawner's own filling-in: slugs from display names, one default, ...
-        return self._get_initialized_profile_list(copy.deepcopy(profiles))
+        return initialized_profiles(value)
 
     def apply_override(self, override: dict[str, Any]) -> None:
         override = {

@@ -145,7 +145,10 @@ class ManagedSpawnerMixin(Configurable):
         """
         profiles = await self.configured_profile_list()
         if profiles:
-            check_configured_profiles(profiles, self.operator_ceilings, self._valid_configured)
+            try:
+                check_configured_profiles(profiles, self.operator_ceilings, self._valid_configured)
+            except ConfiguredProfilesError as e:
+                raise web.HTTPError(500, str(e), reason="Server Error") from None
         if profiles != self._configured_profiles:
             self._configured_profiles = profiles
             self._settings_source = None
@@ -443,7 +446,13 @@ class ManagedSpawnerMixin(Configurable):
         return super().run_post_stop_hook()
 
 
-def check_configured_profiles(profiles: list[dict], ceilings: Ceilings, valid: set[str]) -> None:
+class ConfiguredProfilesError(ValueError):
+    """The config's ``profile_list`` is not a valid settings layer (the message says why)."""
+
+
+def check_configured_profiles(
+    profiles: list[dict], ceilings: Ceilings, valid: set[str] | None = None
+) -> None:
     """Validate the config's profile list as a settings layer of the operator's.
 
     The profiles' shape (names, slugs, options, choices, defaults, groups) is checked as in
@@ -451,23 +460,21 @@ def check_configured_profiles(profiles: list[dict], ceilings: Ceilings, valid: s
     any KubeSpawner key and value as KubeSpawner takes them (``environment`` entries set to
     ``None`` to remove them, for example), and the ceilings are applied to what a spawn
     selects. ``valid`` remembers lists already found valid (by their JSON), so a spawn pays
-    for this once per list.
+    for this once per list. Raises :class:`ConfiguredProfilesError`.
     """
     try:
         key = json.dumps(profiles, sort_keys=True, default=repr)
     except (TypeError, ValueError):
         key = None
-    if key is not None and key in valid:
+    if valid is not None and key is not None and key in valid:
         return
     errors = document_errors({"profiles": _without_overrides(profiles)}, ceilings)
     if errors:
         detail = "; ".join(f"{e.path or '/'}: {e.message}" for e in errors[:5])
-        raise web.HTTPError(
-            500,
-            f"The hub's profile_list is not a valid settings layer: {detail}",
-            reason="Server Error",
+        raise ConfiguredProfilesError(
+            f"The hub's profile_list is not a valid settings layer: {detail}"
         )
-    if key is not None:
+    if valid is not None and key is not None:
         valid.add(key)
 
 
