@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from tornado import web
 
-from ..base import APIHandler
+from ..base import APIHandler, require_scope
 from .budgets import notices_for
 from .reports import ReportQueryError, parse_report_query, report_csv, usage_report, user_usage
 
@@ -24,13 +24,6 @@ if TYPE_CHECKING:
     from .app import UsageService
 
 NOT_LOGGED_IN = "Log in to the hub, or send a token, to use this API."
-
-
-def missing_scope(scope: str) -> str:
-    return (
-        f"This needs the permission {scope} (hub admins have it; the operator can give it "
-        "to groups with usage_report_groups)."
-    )
 
 
 class UsageAPIHandler(APIHandler):
@@ -46,22 +39,6 @@ class UsageAPIHandler(APIHandler):
         user = self.current_user
         if user is None:
             raise web.HTTPError(403, NOT_LOGGED_IN)
-        return user
-
-    def require_usage_scope(self) -> dict[str, Any]:
-        """The token of this request must carry the usage-report scope (the token's scopes
-        decide, not the user's admin flag)."""
-        user = self.require_login()
-        scope = self.service.usage_scope
-        if scope not in set(user.get("scopes") or ()):
-            self.log.warning(
-                "%s %s refused: the token lacks %s",
-                self.request.method,
-                self.request.path,
-                scope,
-                extra={"event": "scope.missing", "scope": scope},
-            )
-            raise web.HTTPError(403, missing_scope(scope))
         return user
 
     async def in_thread(self, func, *args, **kwargs):
@@ -82,9 +59,13 @@ class UsageAPIHandler(APIHandler):
             ) from None
 
 
+#: reports and metrics: the usage-report scope on the request's token (not the admin flag)
+_usage_scope = require_scope(lambda handler: handler.service.usage_scope)
+
+
 class ReportHandler(UsageAPIHandler):
+    @_usage_scope
     async def get(self):
-        self.require_usage_scope()
         args = {
             k: [v.decode("utf-8", "replace") for v in vs]
             for k, vs in self.request.query_arguments.items()
@@ -133,8 +114,8 @@ class MeHandler(UsageAPIHandler):
 
 
 class MetricsHandler(UsageAPIHandler):
+    @_usage_scope
     async def get(self):
-        self.require_usage_scope()
         body = await self.read_store(self.service.render_metrics)
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(body)
