@@ -444,8 +444,10 @@ def _period_counts(connection, start: date, end: date, period: str) -> list[int]
     base = epoch_day(start - timedelta(days=start.weekday())) if period == "week" else first_day
     width = 7 if period == "week" else 1
     index = ((_D.day - base) // width) if width > 1 else (_D.day - base)
+    # a (day, user) row is there once: a day's users are its rows, counted from the key
+    users = func.count(func.distinct(_D.user_name)) if width > 1 else func.count()
     rows = connection.execute(
-        select(index.label("i"), func.count(func.distinct(_D.user_name)))
+        select(index.label("i"), users)
         .where(_D.day >= first_day, _D.day <= last_day)
         .group_by(index)
     ).all()
@@ -477,11 +479,14 @@ def active_users(engine: Engine, start: date, end: date, *, now: float | None = 
     not counted."""
     result: dict[str, Any] = {}
     with engine.connect() as connection:
-        for name, period in (("daily", "day"), ("weekly", "week"), ("monthly", "month")):
-            counts = _period_counts(connection, start, end, period)
-            result[name] = round(sum(counts) / len(counts), 2) if counts else 0.0
         result["total"] = _distinct_users(connection, start, end)
-    return result
+        for name, period in (("daily", "day"), ("weekly", "week"), ("monthly", "month")):
+            if len(_periods(start, end, period)) == 1:
+                counts = [result["total"]]  # one period: the range itself (e.g. a month)
+            else:
+                counts = _period_counts(connection, start, end, period)
+            result[name] = round(sum(counts) / len(counts), 2) if counts else 0.0
+    return {name: result[name] for name in ("daily", "weekly", "monthly", "total")}
 
 
 # -- per-day series -------------------------------------------------------------------------
