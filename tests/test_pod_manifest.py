@@ -122,7 +122,6 @@ def settings_db_url(tmp_path):
     store.save(SETTINGS, author="admin", expected_version=0)
     store.dispose()
     yield url
-    ManagedKubeSpawner._sources.clear()
 
 
 def _user(name: str, groups: list[str], admin: bool = False):

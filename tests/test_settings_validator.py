@@ -15,11 +15,11 @@ import pytest
 
 from jhub_managed.demo.settings import DEMO_SETTINGS
 from jhub_managed.settings import document_errors
-from jhub_managed.settings.schema import SETTINGS_SCHEMA
+from jhub_managed.settings.schema import OPERATOR_SETTINGS_SCHEMA
 from jhub_managed.settings.validate import is_date_time, schema_errors
 
 REFERENCE = jsonschema.Draft202012Validator(
-    SETTINGS_SCHEMA, format_checker=jsonschema.FormatChecker(formats=("date-time",))
+    OPERATOR_SETTINGS_SCHEMA, format_checker=jsonschema.FormatChecker(formats=("date-time",))
 )
 
 

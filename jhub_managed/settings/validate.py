@@ -480,14 +480,29 @@ def _own(
     return [e for e in found if (e.path[len(path) :], e.message) not in inherited]
 
 
+def _escaped(key: Any) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def _merged_own(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a choice's override sets, merged into its profile's as a spawn merges
+    them (dict-valued ones key by key). Each ceiling is checked on one setting, so the
+    settings a choice leaves alone would only repeat the profile's own problems."""
+    merged = {}
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            merged[key] = {**base[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[SettingsError]:
     """Every profile, and every choice merged into its profile, checked against the ceilings.
 
     Unlisted-choice overrides are checked at spawn time with the value filled in, since a
     ``{value}`` placeholder can't be judged here; their other settings are checked now.
     """
-    from .profiles import _merge_override
-
     errors = []
     for index, profile in enumerate(document.get("profiles") or []):
         base = profile.get("kubespawner_override") or {}
@@ -498,33 +513,18 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
         # every choice that merely inherits it
         inherited = {(e.path[len(base_path) :], e.message) for e in base_errors}
         for key, option in (profile.get("profile_options") or {}).items():
+            option_path = f"/profiles/{index}/profile_options/{_escaped(key)}"
             for name, choice in (option.get("choices") or {}).items():
-                merged = _merge_override(base, choice.get("kubespawner_override") or {})
-                path = _pointer(
-                    [
-                        "profiles",
-                        index,
-                        "profile_options",
-                        key,
-                        "choices",
-                        name,
-                        "kubespawner_override",
-                    ]
-                )
-                errors += _own(override_errors(merged, ceilings, path), path, inherited)
+                own = choice.get("kubespawner_override")
+                if not own:
+                    continue  # the profile's own override, checked above
+                path = f"{option_path}/choices/{_escaped(name)}/kubespawner_override"
+                found = override_errors(_merged_own(base, own), ceilings, path)
+                errors += _own(found, path, inherited)
             unlisted = option.get("unlisted_choice") or {}
-            if unlisted.get("enabled"):
-                merged = _merge_override(base, unlisted.get("kubespawner_override") or {})
-                path = _pointer(
-                    [
-                        "profiles",
-                        index,
-                        "profile_options",
-                        key,
-                        "unlisted_choice",
-                        "kubespawner_override",
-                    ]
-                )
+            if unlisted.get("enabled") and unlisted.get("kubespawner_override"):
+                merged = _merged_own(base, unlisted["kubespawner_override"])
+                path = f"{option_path}/unlisted_choice/kubespawner_override"
                 errors += _own(
                     override_errors(merged, ceilings, path, check_image=False), path, inherited
                 )

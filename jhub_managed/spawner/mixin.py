@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import object_session
 from tornado import web
-from traitlets import Bool, Dict, List, Unicode, default, observe, validate
+from traitlets import Bool, Dict, Instance, List, Unicode, default, observe, validate
 from traitlets.config import Configurable
 
 from ..services.health import spawnreport
@@ -25,7 +25,7 @@ from ..settings import (
 from ..settings.allowlist import AdminAllowList, refused_profiles
 from ..spawn_form import render_profile_form
 from ..store.attribution import DEFAULT_CHECK_USER
-from ..store.source import SettingsSource
+from ..store.source import SettingsSnapshot, SettingsSource
 from .usage_events import RESOURCE_TRAITS, UsageEvents, session_facts
 
 
@@ -80,47 +80,44 @@ class ManagedSpawnerMixin(Configurable):
         help="Name of this hub in the fleet, used in the labels of its pods.",
     )
 
-    #: settings sources shared by every spawner of the hub, one per store URL
-    _sources: ClassVar[dict[tuple, SettingsSource]] = {}
+    settings_snapshot = Instance(
+        SettingsSnapshot,
+        allow_none=True,
+        config=True,
+        help="""The hub's settings snapshot, shared by every spawner and the hub's pages.
+
+        Set by :func:`jhub_managed.hub.configure`, which makes it when the hub starts. Without
+        it (a spawner configured by hand), each spawner reads the store itself, on every read.
+        """,
+    )
 
     @default("settings_db_url")
     def _default_db_url(self):
         return "sqlite:///" + os.path.abspath("jhub-managed.sqlite")
 
-    _settings_source: SettingsSource | None = None
+    _own_source: SettingsSource | None = None
     _ceilings: Ceilings | None = None
     #: the spawner's own profile list from the config (kubespawner's ``profile_list``)
     _configured_profiles: list[dict] | None = None
     #: configured profile lists already validated, by their JSON
     _valid_configured: ClassVar[set[str]] = set()
-    #: at most this many sources (a callable ``profile_list`` may give one list per user)
-    max_sources: ClassVar[int] = 64
 
     @property
-    def settings_source(self) -> SettingsSource:
-        """The hub-wide source of these settings, shared by every spawner (one cache).
-
-        Looked up once per spawner: the layers are JSON-encoded only to find it.
-        """
-        if self._settings_source is None:
-            hub_values = self.starting_hub_values()
-            key = (
+    def settings_source(self) -> SettingsSnapshot | SettingsSource:
+        """Where this spawner reads the settings: the hub's snapshot (no I/O), or, for a
+        spawner configured without :func:`~jhub_managed.hub.configure`, a source of its own."""
+        own_profiles = self._configured_profiles and not self.hub_values.get("profiles")
+        if self.settings_snapshot is not None and not own_profiles:
+            return self.settings_snapshot
+        # the config's own profile list is this spawner's starting layer: read it over that
+        if self._own_source is None:
+            self._own_source = SettingsSource(
                 self.settings_db_url,
-                json.dumps(self.operator_defaults, sort_keys=True),
-                json.dumps(hub_values, sort_keys=True),
+                operator_defaults=self.operator_defaults,
+                hub_values=self.starting_hub_values(),
+                log=self.log,
             )
-            source = self._sources.get(key)
-            if source is None:
-                while len(self._sources) >= self.max_sources:
-                    self._sources.pop(next(iter(self._sources)))
-                source = self._sources[key] = SettingsSource(
-                    self.settings_db_url,
-                    operator_defaults=self.operator_defaults,
-                    hub_values=hub_values,
-                    log=self.log,
-                )
-            self._settings_source = source
-        return self._settings_source
+        return self._own_source
 
     # -- profiles from the spawner's own config ---------------------------------------------
 
@@ -146,7 +143,7 @@ class ManagedSpawnerMixin(Configurable):
             check_configured_profiles(profiles, self.operator_ceilings, self._valid_configured)
         if profiles != self._configured_profiles:
             self._configured_profiles = profiles
-            self._settings_source = None
+            self._own_source = None
 
     @property
     def operator_ceilings(self) -> Ceilings:
