@@ -206,24 +206,42 @@ class ManagedSpawnerMixin(Configurable):
     #: whether the image of a profile means something on this spawner
     image_applies: ClassVar[bool] = True
 
+    #: the last form this spawner rendered, and what it was rendered from
+    _last_form: tuple[tuple, str] | None = None
+
     def render_profile_form(self, profiles: list[dict], error: str = "") -> str:
         return render_profile_form(
             profiles, self.user_options or {}, image_applies=self.image_applies, error=error
         )
+
+    def _form_for(self, current, groups: list[str], profiles: list[dict]) -> str:
+        """The form for these settings, groups and previous options; a reload of the spawn
+        page with nothing changed gets the one rendered last."""
+        try:
+            options = json.dumps(self.user_options or {}, sort_keys=True)
+        except (TypeError, ValueError):
+            return self.render_profile_form(profiles)
+        key = (id(current.document), current.version, tuple(groups), options)
+        if self._last_form is not None and self._last_form[0] == key:
+            return self._last_form[1]
+        html = self.render_profile_form(profiles)
+        self._last_form = (key, html)
+        return html
 
     async def managed_options_form(self, spawner=None) -> str:
         await self.load_configured_profiles()
         current = self.settings_source.current()
         if not current.profiles:
             return ""
-        profiles = profiles_for_groups(self.offered_profiles(current), self.user_group_names())
+        groups = self.user_group_names()
+        profiles = profiles_for_groups(self.offered_profiles(current), groups)
         if not profiles:
             contact = (current.document.get("branding") or {}).get("contact")
             ask = f" Ask {contact} for access." if contact else " Ask this hub's admins."
             raise web.HTTPError(
                 403, "No profile on this hub is open to you." + ask, reason="Forbidden"
             )
-        return self.render_profile_form(profiles)
+        return self._form_for(current, groups, profiles)
 
     @default("options_form")
     def _managed_options_form_default(self):
