@@ -379,7 +379,6 @@ Z2JH_PROFILES = [
 @pytest.fixture
 def empty_store(tmp_path):
     yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
-    ManagedKubeSpawner._sources.clear()
 
 
 @pytest.mark.parametrize("form", ["list", "callable", "async callable"])
