@@ -26,14 +26,14 @@ def main() -> None:
     import jsonschema
 
     from jhub_managed.settings import Ceilings, document_errors
-    from jhub_managed.settings.schema import SETTINGS_SCHEMA
+    from jhub_managed.settings.schema import OPERATOR_SETTINGS_SCHEMA
     from jhub_managed.settings.validate import schema_errors
 
     document = make_settings(random.Random(42))
     ceilings = Ceilings.from_config(CEILINGS)
     assert document_errors(document, ceilings) == []
     reference = jsonschema.Draft202012Validator(
-        SETTINGS_SCHEMA, format_checker=jsonschema.FormatChecker(formats=("date-time",))
+        OPERATOR_SETTINGS_SCHEMA, format_checker=jsonschema.FormatChecker(formats=("date-time",))
     )
     for _ in range(5):  # warm up
         document_errors(document, ceilings)

@@ -145,6 +145,10 @@ class SettingsSnapshot:
     def last_error(self) -> str | None:
         return self.source.last_error
 
+    def base_document(self) -> dict:
+        """Operator defaults and hub values alone (no I/O)."""
+        return self.source.base_document()
+
     def current(self) -> ResolvedSettings:
         """The settings in force; no I/O."""
         if self._loop is None:
