@@ -13,6 +13,7 @@ one clear message.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import socket
@@ -29,6 +30,7 @@ from .services.health.catalog import DEFAULT_REQUIRED
 from .settings import Ceilings, document_errors
 from .settings.allowlist import AdminAllowList
 from .settings.validate import ceiling_errors
+from .store.source import SettingsSnapshot, SettingsSource
 
 #: the custom scope whose holders may edit the hub's settings
 SETTINGS_SCOPE = "custom:jhub-managed:settings"
@@ -587,6 +589,38 @@ class ManagedHub(Configurable):
             "namespace": os.environ.get("POD_NAMESPACE") or self.hub_name,
         }
 
+    # -- the hub's settings snapshot ----------------------------------------------------------
+
+    settings_refresh_interval = Float(
+        5.0,
+        config=True,
+        help="""How often, in seconds, the hub looks in the settings store for a newly saved
+        version. The hub's pages and spawns read the settings it found last, never the store
+        itself, so a save in the settings service is used by spawns and shown on the hub's
+        pages within this many seconds. The store is read in a thread of its own, off the
+        hub's event loop. Must be more than 0.""",
+    )
+
+    @validate("settings_refresh_interval")
+    def _check_refresh_interval(self, proposal):
+        if not proposal.value > 0 or proposal.value == float("inf"):
+            raise ConfigureError(
+                f"settings_refresh_interval must be a number of seconds above 0, "
+                f"not {proposal.value!r}"
+            )
+        return proposal.value
+
+    def settings_snapshot(self) -> SettingsSnapshot:
+        """The hub's one settings snapshot, made now (at hub start): the store is created
+        and migrated here, never inside a request."""
+        source = SettingsSource(
+            self.db_url,
+            operator_defaults=self.operator_defaults,
+            hub_values=self.hub_values,
+            log=logging.getLogger("JupyterHub"),
+        )
+        return SettingsSnapshot(source, interval=self.settings_refresh_interval)
+
     def check_settings_layers(self) -> None:
         ceilings = Ceilings.from_config(self.ceilings)
         for name in ("operator_defaults", "hub_values"):
@@ -604,6 +638,8 @@ class ManagedHub(Configurable):
                 {
                     "hub_name": self.hub_name,
                     "db_url": self.db_url,
+                    # where each service keeps its cookie secret
+                    "data_dir": os.path.abspath(self.data_dir),
                     "operator_defaults": self.operator_defaults,
                     "hub_values": self.hub_values,
                     "ceilings": self.ceilings,
@@ -921,8 +957,10 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         staff.staff_opt_out = True
     staff.health_check_user = hub.health_check_user
     _managed_authenticator_defaults(c)
+    snapshot = hub.settings_snapshot()
     for cls in ("ManagedKubeSpawner", "ManagedLocalSpawner"):
         section = c[cls]
+        section.settings_snapshot = snapshot
         section.settings_db_url = hub.db_url
         section.operator_defaults = hub.operator_defaults
         section.hub_values = hub.hub_values
@@ -976,7 +1014,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         from .templating import template_vars
 
         tvars = dict(c.JupyterHub.get("template_vars", {}) or {})
-        tvars.update(template_vars(hub))
+        tvars.update(template_vars(hub, snapshot))
         c.JupyterHub.template_vars = tvars
     from .services.health.wiring import wire_hub_side
 
@@ -985,6 +1023,6 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         from .services.usage.notice import hub_budget_notices
 
         tvars = dict(c.JupyterHub.get("template_vars", {}) or {})
-        tvars["jhm_budget_notices"] = hub_budget_notices(hub)
+        tvars["jhm_budget_notices"] = hub_budget_notices(hub, snapshot)
         c.JupyterHub.template_vars = tvars
     return hub

@@ -1,7 +1,10 @@
 """Template variables that put the hub admins' announcement and branding on hub pages.
 
 JupyterHub calls each callable with the current user (``None`` on the login page) while it
-renders a page, so an edit shows on the next page load, without restart.
+renders a page. They read the hub's settings snapshot, never the store: no page waits for the
+database, every variable of one page comes from the same snapshot (it is replaced only
+between two callbacks of the event loop), and an edit shows within the snapshot's refresh
+interval, without restart.
 """
 
 from __future__ import annotations
@@ -11,16 +14,13 @@ from typing import TYPE_CHECKING, Any
 from .hub import SETTINGS_SCOPE
 from .hub_pages import SERVICE_MENU, hub_title
 from .settings.announcement import announcement_html
-from .store.source import SettingsSource
+from .store.source import SettingsSnapshot
 
 if TYPE_CHECKING:
     from .hub import ManagedHub
 
 
-def template_vars(hub: ManagedHub) -> dict[str, Any]:
-    source = SettingsSource(
-        hub.db_url, operator_defaults=hub.operator_defaults, hub_values=hub.hub_values
-    )
+def template_vars(hub: ManagedHub, source: SettingsSnapshot) -> dict[str, Any]:
 
     def announcement_for(page: str):
         def render(user=None) -> str:

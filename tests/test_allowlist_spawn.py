@@ -32,7 +32,6 @@ SMALL = {
 @pytest.fixture
 def db_url(tmp_path):
     yield f"sqlite:///{tmp_path / 'jhub-managed.sqlite'}"
-    ManagedKubeSpawner._sources.clear()
 
 
 def store_directly(db_url: str, document: dict) -> None:

@@ -75,6 +75,7 @@ configure(
     hub_admin_override_keys=["lifecycle_hooks"],
     services=["config"],
     idle_timeout=0,
+    settings_refresh_interval=0.5,
 )
 c.ManagedDemoAuthenticator.password = env["JHM_TEST_PASSWORD"]
 c.ManagedDemoAuthenticator.demo_users = json.loads(env["JHM_TEST_USERS"])
@@ -903,6 +904,13 @@ def test_html_in_settings_is_escaped_or_sanitised_wherever_it_is_shown(hub):
     assert r.status_code == 200, r.text
     new = r.json()["version"]
     admin = service_session(hub, "admin")
+    # the hub uses a save within its settings refresh interval
+    wait_for(
+        lambda: "Hello" in requests.get(hub.url + "hub/login", timeout=30).text,
+        60,
+        "the hub to show the saved announcement",
+        interval=0.5,
+    )
     pages = {
         "login": requests.get(hub.url + "hub/login", timeout=30).text,
         "home": admin.get(hub.url + "hub/home", timeout=30).text,

@@ -49,9 +49,9 @@ async def test_culler_stops_servers_idle_longer_than_their_profile_allows(
         "JHUB_MANAGED_CONFIG",
         json.dumps({"db_url": f"sqlite:///{tmp_path}/jhub-managed.sqlite", "hub_values": settings}),
     )
-    import jhub_managed.services.culler as culler
+    from jhub_managed.services.culler import make_cull_arbiter, source_from_environment
 
-    monkeypatch.setattr(culler, "_source", None)
+    source = source_from_environment()
     for name, profile in (("alice", "python"), ("bob", "classic")):
         add_user(app.db, app, name=name)
         r = await spawn(app, name, {"profile": profile})
@@ -70,10 +70,11 @@ async def test_culler_stops_servers_idle_longer_than_their_profile_allows(
         api_token=token,
         inactive_limit=7200,  # the hub's default: two hours
         logger=logging.getLogger("test-culler"),
-        cull_arbiter=culler.cull_arbiter,
+        cull_arbiter=make_cull_arbiter(source),
     )
 
     models = {n: (await api_request(app, "users", n)).json() for n in ("alice", "bob")}
     # alice's profile allows 30 minutes: culled; bob's has the hub's two hours: kept
     assert models["alice"]["server"] is None
     assert models["bob"]["server"] is not None
+    source.store.dispose()

@@ -13,6 +13,8 @@ from jhub_managed.services.health.checks import ThreadGuard, check_spawner_setti
 from jhub_managed.services.health.schedule import CheckFailed
 from jhub_managed.store import SettingsStore
 
+from .fixtures.kube import poll_until
+
 PROFILE = {
     "display_name": "Big",
     "slug": "big",
@@ -64,17 +66,23 @@ async def test_spawns_on_last_known_good_settings_fail_the_check(
         {"profiles": [{**PROFILE, "kubespawner_override": {}}]}, author="a", expected_version=0
     )
     store.dispose()
-    app = await managed_hub(db_url=throwaway_db.url, services=["health"])
+    app = await managed_hub(
+        db_url=throwaway_db.url, services=["health"], settings_refresh_interval=0.2
+    )
     add_user(app.db, app, name="alice")
     spawner = app.users["alice"].spawner
     assert spawner.select({"profile": "big"}).slug == "big"
     assert "settings version 1" in await check_spawner_settings(Context(tmp_path, version=1))
-    with throwaway_db.unreachable(spawner.settings_source.store.engine):
+    snapshot = spawner.settings_source
+    with throwaway_db.unreachable(snapshot.source.store.engine):
+        # the hub's snapshot finds the store away within its refresh interval
+        await poll_until(lambda: snapshot.last_error, timeout=60, what="the failed refresh")
         assert spawner.select({"profile": "big"}).slug == "big"  # last-known-good
         with pytest.raises(CheckFailed) as failure:
             await check_spawner_settings(Context(tmp_path, version=1))
     message = str(failure.value)
     assert "last-known-good settings (version 1)" in message
     assert throwaway_db.url not in message and str(tmp_path) not in message
+    await poll_until(lambda: snapshot.last_error is None, timeout=60, what="the store back")
     spawner.select({"profile": "big"})
     assert "settings version 1" in await check_spawner_settings(Context(tmp_path, version=1))

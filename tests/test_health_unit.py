@@ -213,7 +213,7 @@ def test_wrong_health_options_are_refused_with_a_clear_message(tmp_path, options
 
 class _Source:
     def __init__(self, version, error=None):
-        self._cached = type("C", (), {"version": version})()
+        self.last_read = type("C", (), {"version": version})()
         self.last_error = error
         self.last_error_at = 1.0 if error else None
 

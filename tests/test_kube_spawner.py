@@ -81,7 +81,6 @@ def settings_db_url(tmp_path):
     store.save(SETTINGS, author="admin", expected_version=0)
     store.dispose()
     yield url
-    ManagedKubeSpawner._sources.clear()
 
 
 @pytest.fixture

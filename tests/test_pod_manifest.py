@@ -19,6 +19,10 @@ from traitlets.config import Config
 from jhub_managed.settings import document_errors
 from jhub_managed.spawner import ManagedKubeSpawner
 from jhub_managed.store import SettingsStore
+from jhub_managed.store.source import SettingsSnapshot, SettingsSource
+
+from .fixtures.db import queries_on_this_thread
+from .fixtures.kube import poll_until
 
 #: a Kubernetes version kubernetes-validate bundles schemas for
 KUBERNETES_VERSION = "1.33.0"
@@ -122,7 +126,6 @@ def settings_db_url(tmp_path):
     store.save(SETTINGS, author="admin", expected_version=0)
     store.dispose()
     yield url
-    ManagedKubeSpawner._sources.clear()
 
 
 def _user(name: str, groups: list[str], admin: bool = False):
@@ -382,7 +385,6 @@ Z2JH_PROFILES = [
 @pytest.fixture
 def empty_store(tmp_path):
     yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
-    ManagedKubeSpawner._sources.clear()
 
 
 @pytest.mark.parametrize("form", ["list", "callable", "async callable"])
@@ -405,6 +407,40 @@ async def test_config_profile_list_is_the_hubs_starting_profiles(kube_emulator, 
     assert env["FROM_PROFILE"] == "yes" and "DROPPED" not in env
     assert manifest["metadata"]["labels"]["hub.jupyter.org/managed-profile"] == "big"
     assert spawner.starting_hub_values()["profiles"][1]["slug"] == "big"
+
+
+async def test_a_callable_profile_list_is_read_over_the_hubs_snapshot(kube_emulator, empty_store):
+    """A hub whose profile_list is a callable: each spawn starts from the list it gives, the
+    hub admins' edits in force apply over it, and no read waits for the store."""
+    snapshot = SettingsSnapshot(SettingsSource(empty_store), interval=0.2)
+    try:
+        spawner = await _spawner(
+            kube_emulator,
+            empty_store,
+            "ann",
+            [],
+            profile_list=lambda spawner: Z2JH_PROFILES,
+            settings_snapshot=snapshot,
+        )
+        store = SettingsStore(empty_store, migrate=False)
+        store.save(
+            {"branding": {"contact": "help@example.org"}}, author="admin", expected_version=0
+        )
+        store.dispose()
+        await poll_until(
+            lambda: snapshot.current().version == 1, timeout=60, what="version 1 in force"
+        )
+        on_loop = queries_on_this_thread(snapshot.source.store.engine)
+        form_html = await spawner.get_options_form()
+        assert "Default" in form_html and "Big" in form_html
+        assert spawner.settings_source.snapshot is snapshot
+        assert spawner.settings_source.current().version == 1
+        assert spawner.hub_contact() == "help@example.org"
+        manifest = await _manifest_for(spawner, {"profile": "big"})
+        assert manifest["metadata"]["labels"]["hub.jupyter.org/managed-profile"] == "big"
+        assert on_loop == []
+    finally:
+        snapshot.close()
 
 
 async def test_hub_values_profiles_win_over_the_config_profile_list(kube_emulator, empty_store):

@@ -52,6 +52,17 @@ def settings_of(page: Page, hub) -> dict:
     return response.json()
 
 
+def shows(page: Page, url: str, condition, timeout: float = 60) -> None:
+    """Load ``url`` until ``condition()`` holds: the hub reads a save within its settings
+    refresh interval."""
+
+    def loaded() -> bool:
+        page.goto(url)
+        return bool(condition())
+
+    wait_for(loaded, timeout, f"{url} to show the saved settings", interval=0.5)
+
+
 def spawn_select_options(page: Page, slug: str) -> list[str]:
     card = page.locator(f'.jhm-profile[data-profile="{slug}"]')
     expect(card).to_be_visible()
@@ -92,11 +103,12 @@ def test_admin_adds_a_restricted_choice_alice_starts_it_bob_never_sees_it_restor
     # bob: the Python profile offers him the one image he may use
     bob = new_page(browser)
     login(bob, demo_hub, "bob")
-    bob.goto(demo_hub.hub_url("spawn"))
+    # the hub uses a save within its settings refresh interval
+    shows(bob, demo_hub.hub_url("spawn"), lambda: spawn_select_options(bob, "python") != [])
     assert spawn_select_options(bob, "python") == ["Python (SciPy)"]
     expect(bob.get_by_text("R for researchers")).to_have_count(0)
 
-    # alice sees the new choice and starts it: the next spawn uses it, no restart
+    # alice sees the new choice and starts it: spawns use it, no restart
     alice = new_page(browser)
     login(alice, demo_hub, "alice")
     alice.goto(demo_hub.hub_url("spawn"))
@@ -136,8 +148,7 @@ def test_admin_adds_a_restricted_choice_alice_starts_it_bob_never_sees_it_restor
     expect(admin.locator(f'.jhm-version[data-version="{start + 1}"]')).to_be_visible()
     admin.goto(service)
     expect(admin.locator('.jhm-profile-card[data-profile="python"]')).not_to_contain_text("Image")
-    alice.goto(demo_hub.hub_url("spawn"))
-    assert spawn_select_options(alice, "python") == []
+    shows(alice, demo_hub.hub_url("spawn"), lambda: spawn_select_options(alice, "python") == [])
     assert [p["slug"] for p in settings_of(admin, demo_hub)["settings"]["profiles"]] == [
         "python",
         "classic",
@@ -170,7 +181,7 @@ def test_an_announcement_shows_on_home_and_login_pages_until_it_expires(demo_hub
     expect(admin.locator(".jhm-announcement-state")).to_contain_text("Showing now")
 
     visitor = new_page(browser)
-    visitor.goto(demo_hub.hub_url("login"))
+    shows(visitor, demo_hub.hub_url("login"), lambda: visitor.get_by_text(marker).count() > 0)
     banner = visitor.locator(".jhm-announcement")
     expect(banner).to_contain_text(marker)
     expect(banner.locator("strong")).to_have_text("noon")
@@ -210,8 +221,9 @@ def test_two_admins_editing_the_same_version_lose_nothing(demo_hub, browser):
     assert branding["contact"] == "second@example.org"
     assert branding["funded_by"] == "The first admin's funder"
     visitor = new_page(browser)
-    visitor.goto(demo_hub.hub_url("login"))
-    expect(visitor.locator(".jhm-funded-by")).to_have_text("Funded by The first admin's funder")
+    funded_by = visitor.locator(".jhm-funded-by")
+    shows(visitor, demo_hub.hub_url("login"), lambda: "first admin" in funded_by.inner_text())
+    expect(funded_by).to_have_text("Funded by The first admin's funder")
 
 
 def test_a_user_who_is_no_admin_gets_403_and_a_forged_post_stores_nothing(demo_hub, browser):

@@ -80,7 +80,15 @@ configure(
     usage_report_groups=["finance"],
 )
 c.ManagedDemoAuthenticator.password = "usage-test-password"
-c.ManagedDemoAuthenticator.demo_users = {}
+# the users and their groups are in the hub when it starts, before the usage service first
+# reads them (it reads them again only every few minutes)
+users = json.loads(env["JHM_TEST_USERS"])
+c.ManagedDemoAuthenticator.demo_users = {name: {"groups": gs} for name, gs in users.items()}
+c.ManagedDemoAuthenticator.manage_groups = False
+c.JupyterHub.load_groups = {
+    group: {"users": [name for name, gs in users.items() if group in gs]}
+    for group in {g for gs in users.values() for g in gs}
+}
 c.ManagedLocalSpawner.home_dir_template = os.path.join(data_dir, "home", "{username}")
 c.Spawner.cmd = [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")]
 c.Spawner.start_timeout = 90
@@ -168,6 +176,7 @@ def hub(tmp_path_factory):
         JHM_TEST_PROXY_API_PORT=str(free_port()),
         JHM_TEST_USAGE_PORT=str(free_port()),
         JHM_TEST_PROFILES=json.dumps(PROFILES),
+        JHM_TEST_USERS=json.dumps(USERS),
         JHM_TEST_POLL=str(POLL),
         JHM_TEST_TESTER_TOKEN=TESTER_TOKEN,
         PYTHONUNBUFFERED="1",

@@ -35,6 +35,8 @@ configure(
     data_dir=data_dir,
     hub_values=DEMO_SETTINGS,
     settings_editor_groups=[],
+    # a save in the settings service shows on the demo's pages within a second
+    settings_refresh_interval=1,
 )
 
 c.ManagedDemoAuthenticator.password = os.environ["JHUB_MANAGED_DEMO_PASSWORD"]

@@ -7,6 +7,7 @@ the field they belong to.
 
 from __future__ import annotations
 
+import calendar
 import json
 import math
 import re
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import jsonschema
+import jsonschema_rs
 
 from .announcement import parse_time
 from .profiles import fullmatch_any
@@ -41,39 +42,142 @@ def _pointer(parts: Iterable[Any]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-_VALIDATOR = jsonschema.Draft202012Validator(
-    # resolved documents hold the operator's layers, which may set any KubeSpawner key; what
-    # the hub admins' own edits may set is checked by allowlist.admin_override_errors
-    OPERATOR_SETTINGS_SCHEMA,
-    # only the formats the schema uses: the full checker imports slow optional packages
-    format_checker=jsonschema.FormatChecker(formats=("date-time",)),
+_DATE_TIME = re.compile(
+    r"^(\d{4})-(0[1-9]|1[0-2])-(\d{2})T(?:[01]\d|2[0123]):[0-5]\d:[0-5]\d(?:\.\d+)?"
+    r"(?:Z|[+-](?:[01]\d|2[0123]):[0-5]\d)$",
+    re.ASCII,
 )
 
 
-def _limit_message(error: jsonschema.ValidationError) -> str:
-    """A size limit said as the limit, without quoting the (long) value back."""
-    limit, value = error.validator_value, error.instance
-    if error.validator == "maxLength" and isinstance(value, str):
-        return f"is {len(value):,} characters long; at most {limit:,} are allowed"
-    if error.validator == "maxItems" and isinstance(value, list):
-        return f"has {len(value):,} entries; at most {limit:,} are allowed"
-    if error.validator == "maxProperties" and isinstance(value, dict):
-        return f"has {len(value):,} entries; at most {limit:,} are allowed"
-    return ""
+def is_date_time(value: str) -> bool:
+    """RFC 3339 date and time, any case, no leap seconds."""
+    match = _DATE_TIME.match(value.upper())
+    if match is None:
+        return False
+    year, month, day = map(int, match.groups())
+    return bool(year) and 1 <= day <= calendar.monthrange(year, month)[1]
+
+
+# compiled once, in Rust; the only format the schema uses is checked by is_date_time
+_VALIDATOR = jsonschema_rs.Draft202012Validator(
+    # resolved documents hold the operator's layers, which may set any KubeSpawner key; what
+    # the hub admins' own edits may set is checked by allowlist.admin_override_errors
+    OPERATOR_SETTINGS_SCHEMA,
+    validate_formats=True,
+    formats={"date-time": is_date_time},
+)
+
+
+def _subschema(path: Iterable[Any]) -> Any:
+    node: Any = OPERATOR_SETTINGS_SCHEMA
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _message(error: Any, instance: Any) -> str:
+    """The error in the words the settings API has always used (those of the Python
+    ``jsonschema`` package, size limits said as limits), whatever the validator's own
+    words are."""
+    keyword = error.schema_path[-1] if error.schema_path else ""
+    value = _subschema(error.schema_path) if error.schema_path else None
+    if "propertyNames" in error.schema_path:
+        instance = error.kind.error.instance
+    if keyword == "type":
+        types = value if isinstance(value, list) else [value]
+        return f"{instance!r} is not of type {', '.join(repr(t) for t in types)}"
+    if keyword == "required":
+        return f"{error.kind.property!r} is a required property"
+    if keyword == "additionalProperties":
+        extras = sorted(error.kind.unexpected, key=str)
+        verb = "was" if len(extras) == 1 else "were"
+        listed = ", ".join(repr(e) for e in extras)
+        return f"Additional properties are not allowed ({listed} {verb} unexpected)"
+    if keyword == "pattern":
+        return f"{instance!r} does not match {value!r}"
+    if keyword == "minimum":
+        return f"{instance!r} is less than the minimum of {value!r}"
+    if keyword == "maximum":
+        return f"{instance!r} is greater than the maximum of {value!r}"
+    if keyword in ("minLength", "minItems"):
+        return f"{instance!r} {'should be non-empty' if value == 1 else 'is too short'}"
+    # size limits said as the limit, without quoting the (long) value back
+    if keyword == "maxLength":
+        return f"is {len(instance):,} characters long; at most {value:,} are allowed"
+    if keyword in ("maxItems", "maxProperties"):
+        return f"has {len(instance):,} entries; at most {value:,} are allowed"
+    if keyword == "minProperties":
+        words = "should be non-empty" if value == 1 else "does not have enough properties"
+        return f"{instance!r} {words}"
+    if keyword == "uniqueItems":
+        return f"{instance!r} has non-unique elements"
+    if keyword == "enum":
+        return f"{instance!r} is not one of {value!r}"
+    if keyword == "const":
+        return f"{value!r} was expected"
+    if keyword in ("anyOf", "oneOf"):
+        return f"{instance!r} is not valid under any of the given schemas"
+    if keyword == "format":
+        return f"{instance!r} is not a {value!r}"
+    return error.message
+
+
+def _order(error: Any) -> tuple:
+    """Where the error's keyword stands in the schema, so that errors at one path come in
+    the schema's order."""
+    node: Any = OPERATOR_SETTINGS_SCHEMA
+    positions = []
+    for part in error.schema_path:
+        if isinstance(node, dict):
+            keys = list(node)
+            positions.append(keys.index(part) if part in keys else len(keys))
+        else:
+            positions.append(part if isinstance(part, int) else 0)
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            break
+    return tuple(positions)
+
+
+def _located(document: Any, path: Iterable[Any]) -> tuple[list[Any], Any]:
+    """The path as the document spells it, and the value there. The validator's copy has
+    its keys sorted, and it reports a key of digits such as ``"0"`` as a number."""
+    real = []
+    for part in path:
+        if isinstance(document, list):
+            part = int(part)
+        else:
+            part = str(part)
+        real.append(part)
+        document = document[part]
+    return real, document
 
 
 def schema_errors(document: Any) -> list[SettingsError]:
+    """Every way ``document`` breaks the schema, by path (in the schema's order at a path)."""
+    try:
+        if _VALIDATOR.is_valid(document):
+            return []
+        found = list(_VALIDATOR.iter_errors(document))
+    except (TypeError, ValueError, OverflowError):
+        # not plain JSON (say, a key that is a number in a Python configuration): check
+        # what it becomes as JSON, which is what would be stored
+        document = json.loads(json.dumps(document))
+        found = list(_VALIDATOR.iter_errors(document))
+    located = [(*_located(document, e.instance_path), e) for e in found]
+    located.sort(key=lambda found: (found[0], _order(found[2])))
     errors = []
-    for error in sorted(_VALIDATOR.iter_errors(document), key=lambda e: list(e.absolute_path)):
-        message = _limit_message(error) or error.message
+    for path, instance, error in located:
+        message = _message(error, instance)
         if len(message) > 300:
             # keep what is wrong ("... is too long") and shorten the value it quotes
-            value = repr(error.instance)
+            value = repr(instance)
             if len(value) > 100 and value in message:
                 message = message.replace(value, value[:80] + "...", 1)
         if len(message) > 300:
             message = message[:300] + "..."
-        errors.append(SettingsError(_pointer(list(error.absolute_path)), message))
+        errors.append(SettingsError(_pointer(path), message))
     return errors
 
 
@@ -377,14 +481,29 @@ def _own(
     return [e for e in found if (e.path[len(path) :], e.message) not in inherited]
 
 
+def _escaped(key: Any) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def _merged_own(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a choice's override sets, merged into its profile's as a spawn merges
+    them (dict-valued ones key by key). Each ceiling is checked on one setting, so the
+    settings a choice leaves alone would only repeat the profile's own problems."""
+    merged = {}
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            merged[key] = {**base[key], **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[SettingsError]:
     """Every profile, and every choice merged into its profile, checked against the ceilings.
 
     Unlisted-choice overrides are checked at spawn time with the value filled in, since a
     ``{value}`` placeholder can't be judged here; their other settings are checked now.
     """
-    from .profiles import _merge_override
-
     errors = []
     for index, profile in enumerate(document.get("profiles") or []):
         base = profile.get("kubespawner_override") or {}
@@ -395,33 +514,18 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
         # every choice that merely inherits it
         inherited = {(e.path[len(base_path) :], e.message) for e in base_errors}
         for key, option in (profile.get("profile_options") or {}).items():
+            option_path = f"/profiles/{index}/profile_options/{_escaped(key)}"
             for name, choice in (option.get("choices") or {}).items():
-                merged = _merge_override(base, choice.get("kubespawner_override") or {})
-                path = _pointer(
-                    [
-                        "profiles",
-                        index,
-                        "profile_options",
-                        key,
-                        "choices",
-                        name,
-                        "kubespawner_override",
-                    ]
-                )
-                errors += _own(override_errors(merged, ceilings, path), path, inherited)
+                own = choice.get("kubespawner_override")
+                if not own:
+                    continue  # the profile's own override, checked above
+                path = f"{option_path}/choices/{_escaped(name)}/kubespawner_override"
+                found = override_errors(_merged_own(base, own), ceilings, path)
+                errors += _own(found, path, inherited)
             unlisted = option.get("unlisted_choice") or {}
-            if unlisted.get("enabled"):
-                merged = _merge_override(base, unlisted.get("kubespawner_override") or {})
-                path = _pointer(
-                    [
-                        "profiles",
-                        index,
-                        "profile_options",
-                        key,
-                        "unlisted_choice",
-                        "kubespawner_override",
-                    ]
-                )
+            if unlisted.get("enabled") and unlisted.get("kubespawner_override"):
+                merged = _merged_own(base, unlisted["kubespawner_override"])
+                path = f"{option_path}/unlisted_choice/kubespawner_override"
                 errors += _own(
                     override_errors(merged, ceilings, path, check_image=False), path, inherited
                 )

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy.orm import object_session
 from tornado import web
-from traitlets import Bool, Dict, List, Unicode, default, observe, validate
+from traitlets import Bool, Dict, Instance, List, Unicode, default, observe, validate
 from traitlets.config import Configurable
 
 from ..services.health import spawnreport
@@ -26,7 +26,7 @@ from ..settings import (
 from ..settings.allowlist import AdminAllowList, refused_profiles
 from ..spawn_form import render_profile_form
 from ..store.attribution import DEFAULT_CHECK_USER
-from ..store.source import SettingsSource
+from ..store.source import LayeredSnapshot, SettingsSnapshot, SettingsSource
 from .refusal import SpawnRefused, describe_selection, log_refusal
 from .usage_events import RESOURCE_TRAITS, UsageEvents, session_facts
 
@@ -82,47 +82,47 @@ class ManagedSpawnerMixin(Configurable):
         help="Name of this hub in the fleet, used in the labels of its pods.",
     )
 
-    #: settings sources shared by every spawner of the hub, one per store URL
-    _sources: ClassVar[dict[tuple, SettingsSource]] = {}
+    settings_snapshot = Instance(
+        SettingsSnapshot,
+        allow_none=True,
+        config=True,
+        help="""The hub's settings snapshot, shared by every spawner and the hub's pages.
+
+        Set by :func:`jhub_managed.hub.configure`, which makes it when the hub starts. Without
+        it (a spawner configured by hand), each spawner reads the store itself, on every read.
+        """,
+    )
 
     @default("settings_db_url")
     def _default_db_url(self):
         return "sqlite:///" + os.path.abspath("jhub-managed.sqlite")
 
-    _settings_source: SettingsSource | None = None
+    _own_source: SettingsSource | LayeredSnapshot | None = None
     _ceilings: Ceilings | None = None
     #: the spawner's own profile list from the config (kubespawner's ``profile_list``)
     _configured_profiles: list[dict] | None = None
     #: configured profile lists already validated, by their JSON
     _valid_configured: ClassVar[set[str]] = set()
-    #: at most this many sources (a callable ``profile_list`` may give one list per user)
-    max_sources: ClassVar[int] = 64
 
     @property
-    def settings_source(self) -> SettingsSource:
-        """The hub-wide source of these settings, shared by every spawner (one cache).
-
-        Looked up once per spawner: the layers are JSON-encoded only to find it.
-        """
-        if self._settings_source is None:
-            hub_values = self.starting_hub_values()
-            key = (
-                self.settings_db_url,
-                json.dumps(self.operator_defaults, sort_keys=True),
-                json.dumps(hub_values, sort_keys=True),
-            )
-            source = self._sources.get(key)
-            if source is None:
-                while len(self._sources) >= self.max_sources:
-                    self._sources.pop(next(iter(self._sources)))
-                source = self._sources[key] = SettingsSource(
+    def settings_source(self) -> SettingsSnapshot | LayeredSnapshot | SettingsSource:
+        """Where this spawner reads the settings: the hub's snapshot (no I/O), read over the
+        config's own profile list when that is this spawner's starting layer; for a spawner
+        configured without :func:`~jhub_managed.hub.configure`, a source of its own."""
+        own_profiles = self._configured_profiles and not self.hub_values.get("profiles")
+        if self.settings_snapshot is not None and not own_profiles:
+            return self.settings_snapshot
+        if self._own_source is None:
+            if self.settings_snapshot is not None:
+                self._own_source = self.settings_snapshot.over(self.starting_hub_values())
+            else:
+                self._own_source = SettingsSource(
                     self.settings_db_url,
                     operator_defaults=self.operator_defaults,
-                    hub_values=hub_values,
+                    hub_values=self.starting_hub_values(),
                     log=self.log,
                 )
-            self._settings_source = source
-        return self._settings_source
+        return self._own_source
 
     # -- profiles from the spawner's own config ---------------------------------------------
 
@@ -151,7 +151,7 @@ class ManagedSpawnerMixin(Configurable):
                 raise web.HTTPError(500, str(e), reason="Server Error") from None
         if profiles != self._configured_profiles:
             self._configured_profiles = profiles
-            self._settings_source = None
+            self._own_source = None
 
     @property
     def operator_ceilings(self) -> Ceilings:
@@ -214,20 +214,38 @@ class ManagedSpawnerMixin(Configurable):
     #: whether the image of a profile means something on this spawner
     image_applies: ClassVar[bool] = True
 
+    #: the last form this spawner rendered, and what it was rendered from
+    _last_form: tuple[tuple, str] | None = None
+
     def render_profile_form(self, profiles: list[dict], error: str = "") -> str:
         return render_profile_form(
             profiles, self.user_options or {}, image_applies=self.image_applies, error=error
         )
+
+    def _form_for(self, current, groups: list[str], profiles: list[dict]) -> str:
+        """The form for these settings, groups and previous options; a reload of the spawn
+        page with nothing changed gets the one rendered last."""
+        try:
+            options = json.dumps(self.user_options or {}, sort_keys=True)
+        except (TypeError, ValueError):
+            return self.render_profile_form(profiles)
+        key = (id(current.document), current.version, tuple(groups), options)
+        if self._last_form is not None and self._last_form[0] == key:
+            return self._last_form[1]
+        html = self.render_profile_form(profiles)
+        self._last_form = (key, html)
+        return html
 
     async def managed_options_form(self, spawner=None) -> str:
         await self.load_configured_profiles()
         current = self.settings_source.current()
         if not current.profiles:
             return ""
-        profiles = profiles_for_groups(self.offered_profiles(current), self.user_group_names())
+        groups = self.user_group_names()
+        profiles = profiles_for_groups(self.offered_profiles(current), groups)
         if not profiles:
             raise SpawnRefused(403, "No profile on this hub is open to you.", self.hub_contact())
-        return self.render_profile_form(profiles)
+        return self._form_for(current, groups, profiles)
 
     def hub_contact(self) -> str:
         """Whom users ask for access: the branding's contact, as hub admins set it."""

@@ -1,14 +1,22 @@
-"""The hub's current settings as the spawner and templates see them.
+"""The hub's current settings as the spawner, the templates and the services see them.
 
-One cheap query per read tells whether a new version was saved; the resolved document is
-cached per version. When the store can't be read, the last good settings stay in use and the
-failure is logged once and kept for the health service to show.
+:class:`SettingsSource` answers with one cheap query per read whether a new version was
+saved; the resolved document is cached per version. When the store can't be read, the last
+good settings stay in use and the failure is logged once and kept for the health service to
+show. The services read it on every request, so that a save shows at once.
+
+:class:`SettingsSnapshot` is what the hub reads: one per hub, made (and the store migrated)
+when the hub starts. It looks at the store at most every few seconds, in a thread of its
+own, so that no page and no spawn waits for the database on the hub's event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +30,8 @@ class ResolvedSettings:
     #: stored version these settings come from; 0 means no edits were saved yet
     version: int
     document: dict = field(default_factory=dict)
+    #: the hub admins' edits stored as this version (``None`` for version 0)
+    edits: dict | None = field(default=None, compare=False, repr=False)
 
     @property
     def profiles(self) -> list[dict]:
@@ -67,8 +77,8 @@ class SettingsSource:
             version = self.store.current_version()
             if version != self._cached.version or not self._loaded:
                 stored = self.store.get(version) if version else None
-                document = self.resolve(stored.document if stored else None)
-                self._cached = ResolvedSettings(version, document)
+                edits = stored.document if stored else None
+                self._cached = ResolvedSettings(version, self.resolve(edits), edits)
                 self._loaded = True
         except Exception as e:
             if self.last_error is None:
@@ -86,6 +96,11 @@ class SettingsSource:
             self.last_error = None
         return self._cached
 
+    @property
+    def last_read(self) -> ResolvedSettings:
+        """The settings :meth:`current` answered last (no I/O)."""
+        return self._cached
+
     def store_url_for_logs(self) -> str:
         from .store import safe_url
 
@@ -93,3 +108,139 @@ class SettingsSource:
             return safe_url(self.db_url)
         except Exception:
             return "<unparseable URL>"
+
+
+class SettingsSnapshot:
+    """The hub's settings as one snapshot, refreshed off the event loop.
+
+    Made when the hub starts: the first read (which creates and migrates the store) happens
+    here, not in a request. A thread then asks the store at most every ``interval`` seconds
+    whether a new version was saved; reads (:meth:`current`) never touch the store. A new
+    snapshot is put in place on the hub's event loop, between two callbacks of it, so that
+    every read during one page render sees the same one. When the store can't be read, the
+    last good settings stay in force (:class:`SettingsSource` keeps them).
+
+    The snapshot is shared by everything in the hub (templates and spawners): copying it, as
+    traitlets does with configuration values, gives the same object.
+    """
+
+    def __init__(self, source: SettingsSource, *, interval: float):
+        if not interval > 0:
+            raise ValueError(f"the settings refresh interval must be positive, not {interval!r}")
+        self.source = source
+        self.interval = float(interval)
+        self._current = source.current()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop = threading.Event()
+        #: set after each look at the store (for tests and the health of the refresher)
+        self.refreshed = threading.Event()
+        self._thread = threading.Thread(
+            target=_refresh_forever,
+            args=(weakref.ref(self), self._stop, self.interval),
+            name="jhub-managed-settings",
+            daemon=True,
+        )
+        self._thread.start()
+
+    def __copy__(self) -> SettingsSnapshot:
+        return self
+
+    def __deepcopy__(self, memo) -> SettingsSnapshot:
+        return self
+
+    @property
+    def last_error(self) -> str | None:
+        return self.source.last_error
+
+    @property
+    def last_error_at(self) -> float | None:
+        return self.source.last_error_at
+
+    @property
+    def last_read(self) -> ResolvedSettings:
+        """The settings in force (no I/O), as :attr:`SettingsSource.last_read` says it."""
+        return self._current
+
+    def base_document(self) -> dict:
+        """Operator defaults and hub values alone (no I/O)."""
+        return self.source.base_document()
+
+    def over(self, hub_values: Mapping[str, Any]) -> LayeredSnapshot:
+        """This snapshot with other hub values under the hub admins' edits (no I/O)."""
+        return LayeredSnapshot(self, hub_values)
+
+    def current(self) -> ResolvedSettings:
+        """The settings in force; no I/O."""
+        if self._loop is None:
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
+        return self._current
+
+    def refresh(self) -> None:
+        """Look at the store now (blocking: the refresher thread calls it)."""
+        fresh = self.source.current()
+        if fresh is not self._current:
+            loop = self._loop
+            try:
+                if loop is None or loop.is_closed():
+                    raise RuntimeError("no event loop")
+                loop.call_soon_threadsafe(self._replace, fresh)
+            except RuntimeError:
+                self._replace(fresh)
+        self.refreshed.set()
+
+    def _replace(self, fresh: ResolvedSettings) -> None:
+        if fresh.version != self._current.version:
+            self.source.log.info("Settings version %d in force", fresh.version)
+        self._current = fresh
+
+    def close(self) -> None:
+        """Stop the refresher and release the store's connections."""
+        self._stop.set()
+        if self.source._store is not None:
+            self.source._store.dispose()
+
+
+class LayeredSnapshot:
+    """The hub's snapshot read over other hub values: a spawner whose config gives a
+    ``profile_list`` of its own (a callable's, read at each spawn) starts from that list, and
+    the hub admins' edits in force apply over it. The stored edits are the snapshot's, so a
+    read never touches the store; they are resolved again only when a new version is in
+    force."""
+
+    def __init__(self, snapshot: SettingsSnapshot, hub_values: Mapping[str, Any]):
+        self.snapshot = snapshot
+        self.base_layers = (snapshot.source.base_layers[0], dict(hub_values or {}))
+        self._from: ResolvedSettings | None = None
+        self._resolved = ResolvedSettings(0, resolve_layers(self.base_layers))
+
+    #: the hub snapshot's last read failure (its settings are the last good ones then)
+    last_error = property(lambda self: self.snapshot.last_error)
+    last_error_at = property(lambda self: self.snapshot.last_error_at)
+    last_read = property(lambda self: self._resolved)
+
+    def base_document(self) -> dict:
+        return resolve_layers(self.base_layers)
+
+    def current(self) -> ResolvedSettings:
+        in_force = self.snapshot.current()
+        if in_force is not self._from:
+            document = resolve_layers([*self.base_layers, in_force.edits])
+            self._resolved = ResolvedSettings(in_force.version, document, in_force.edits)
+            self._from = in_force
+        return self._resolved
+
+
+def _refresh_forever(ref, stop: threading.Event, interval: float) -> None:
+    """The refresher thread; it ends with its snapshot (it holds it only while refreshing)."""
+    while not stop.wait(interval):
+        snapshot = ref()
+        if snapshot is None:
+            return
+        try:
+            snapshot.refresh()
+        except Exception:  # pragma: no cover - SettingsSource.current() catches store errors
+            snapshot.source.log.exception("Settings refresh failed")
+        del snapshot

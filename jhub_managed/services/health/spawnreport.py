@@ -43,8 +43,7 @@ def note_spawn(source: Any, *, profile: str = "", refused: str = "") -> None:
     the stored ``profile`` was refused (empty when it was not)."""
     if _path is None:
         return
-    cached = getattr(source, "_cached", None)
-    version = getattr(cached, "version", 0)
+    version = getattr(getattr(source, "last_read", None), "version", 0)
     error = getattr(source, "last_error", None)
     report = dict(_report) or {"refusals": []}
     report["version"] = version

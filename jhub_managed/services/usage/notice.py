@@ -149,27 +149,24 @@ class BudgetNotices:
             return []
 
 
-def hub_budget_notices(hub: Any) -> BudgetNotices:
+def hub_budget_notices(hub: Any, snapshot: Any) -> BudgetNotices:
     """The template variable for a hub wired by :func:`jhub_managed.hub.configure`: the use
     of the budgets in force (the operator's ``usage_budgets`` and the hub admins'
-    ``budgets`` settings), added up from the usage store."""
-    from ...store.source import SettingsSource
+    ``budgets`` settings, as the hub's settings ``snapshot`` holds them), added up from the
+    usage store through the snapshot's own engine."""
     from .budgets import budget_use, budgets_in_force
     from .rates import RateCard
 
-    source = SettingsSource(
-        hub.db_url, operator_defaults=hub.operator_defaults, hub_values=hub.hub_values
-    )
     rate_card = RateCard.from_config(hub.usage_rate_card)
     operator_budgets = dict(hub.usage_budgets)
     split = bool(hub.usage_split_groups)
 
     def compute() -> list[dict[str, Any]]:
-        budgets = budgets_in_force(operator_budgets, source.current().document.get("budgets"))
+        budgets = budgets_in_force(operator_budgets, snapshot.current().document.get("budgets"))
         if not budgets:
             return []
         return budget_use(
-            source.store.engine, budgets, now=time.time(), rate_card=rate_card, split=split
+            snapshot.source.store.engine, budgets, now=time.time(), rate_card=rate_card, split=split
         )
 
     return BudgetNotices(compute, refresh=hub.usage_notice_refresh)
