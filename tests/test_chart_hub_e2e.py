@@ -164,11 +164,7 @@ class ChartHub:
         return self.process.popen.poll() is None
 
 
-@pytest.fixture(scope="module")
-def chart_hub(tmp_path_factory):
-    user = hub_user()
-    # the hub's own directory, outside pytest's (root-only) temporary directories
-    root = Path(tempfile.mkdtemp(prefix="jhm-chart-hub-"))
+def start_chart_hub(root: Path, user: str | None, log: Path) -> ChartHub:
     data_dir = root / "srv-jupyterhub"
     data_dir.mkdir()
     ports = {name: free_port() for name in ("config", "usage", "health")}
@@ -197,7 +193,6 @@ def chart_hub(tmp_path_factory):
         OAUTH_CLIENT_SECRET=secrets.token_hex(8),
         PYTHONUNBUFFERED="1",
     )
-    log = tmp_path_factory.mktemp("chart-hub") / "hub.log"
     command, popen_user = as_user(user, [sys.executable, "-m", "jupyterhub", "-f", str(config)])
     process = Process(command, log, env=env, cwd=str(data_dir), user=popen_user)
     hub = ChartHub(f"http://127.0.0.1:{port}/", data_dir, process, user)
@@ -211,10 +206,26 @@ def chart_hub(tmp_path_factory):
 
     try:
         wait_for(up, 240, "the chart's hub and its services to come up")
-        yield hub
-    finally:
-        process.signal(signal.SIGTERM)
+    except BaseException:
         process.stop(timeout=20)
+        raise
+    return hub
+
+
+@pytest.fixture(scope="module")
+def chart_hub(tmp_path_factory):
+    user = hub_user()
+    log = tmp_path_factory.mktemp("chart-hub") / "hub.log"
+    # the hub's own directory, outside pytest's (root-only) temporary directories
+    root = Path(tempfile.mkdtemp(prefix="jhm-chart-hub-"))
+    try:
+        hub = start_chart_hub(root, user, log)
+        try:
+            yield hub
+        finally:
+            hub.process.signal(signal.SIGTERM)
+            hub.process.stop(timeout=20)
+    finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
