@@ -93,6 +93,24 @@ def test_wrong_options_are_clear_errors(tmp_path, options, message):
     assert "services" not in c.JupyterHub
 
 
+def test_services_and_roles_added_with_append_are_kept(tmp_path):
+    # as zero-to-jupyterhub's jupyterhub_config.py adds hub.services and hub.loadRoles,
+    # before configure() runs in the chart's jupyterhub_config.d file
+    c = Config()
+    c.JupyterHub.services.append({"name": "fleet-operator", "api_token": "x" * 32})
+    c.JupyterHub.load_roles.append(
+        {"name": "fleet-operator", "scopes": ["list:users"], "services": ["fleet-operator"]}
+    )
+    c.JupyterHub.template_vars.update({"site": "physics"})
+    configure(c, data_dir=str(tmp_path), announcement_in_templates=True)
+    names = [s["name"] for s in c.JupyterHub.services]
+    assert names[0] == "fleet-operator" and {"config", "usage", "health"} <= set(names)
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert roles["fleet-operator"]["scopes"] == ["list:users"]
+    assert "user" in roles
+    assert c.JupyterHub.template_vars["site"] == "physics"
+
+
 def test_service_name_clash_is_refused(tmp_path):
     c = Config()
     c.JupyterHub.services = [{"name": "health", "url": "http://127.0.0.1:9999"}]
