@@ -850,6 +850,8 @@ def _adopt_config_profile_list(c: Config, hub: ManagedHub) -> None:
         if section not in c or "profile_list" not in c[section]:
             continue
         value = c[section].profile_list
+        if isinstance(value, LazyConfigValue):  # profile_list.append(...) on no value yet
+            value = value.get_value([])
         if callable(value):
             return
         from .spawner.kube import initialized_profiles

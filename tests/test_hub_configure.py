@@ -244,3 +244,10 @@ def test_a_wrong_config_profile_list_is_an_error_at_hub_start(tmp_path, profile_
     c.KubeSpawner.profile_list = profile_list
     with pytest.raises(ConfigureError, match=re.escape(message)):
         configure(c, spawner="kube", data_dir=str(tmp_path), ceilings={"mem_limit": "8G"})
+
+
+def test_a_config_profile_list_made_with_append_is_adopted(tmp_path):
+    c = Config()
+    c.KubeSpawner.profile_list.append(Z2JH_PROFILES[0])
+    hub = configure(c, spawner="kube", data_dir=str(tmp_path))
+    assert [p["slug"] for p in hub.hub_values["profiles"]] == ["default"]
