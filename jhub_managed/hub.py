@@ -23,6 +23,7 @@ from typing import Any
 from traitlets import Bool, Dict, Float, List, Unicode, default, validate
 from traitlets import Integer as Int
 from traitlets.config import Config, Configurable
+from traitlets.config.loader import LazyConfigValue
 
 from .roles import ADMINS_ROLE, follow_admins
 from .services.health.catalog import CHECKS as HEALTH_CHECKS
@@ -885,6 +886,8 @@ def _adopt_config_profile_list(c: Config, hub: ManagedHub) -> None:
         if section not in c or "profile_list" not in c[section]:
             continue
         value = c[section].profile_list
+        if isinstance(value, LazyConfigValue):  # profile_list.append(...) on no value yet
+            value = value.get_value([])
         if callable(value):
             return
         from .spawner.kube import initialized_profiles
@@ -917,6 +920,17 @@ def _adopt_config_profile_list(c: Config, hub: ManagedHub) -> None:
             raise ConfigureError(f"c.{section}.profile_list is over the ceilings: {detail}")
         hub.hub_values = {**hub.hub_values, "profiles": profiles}
         return
+
+
+def _configured(section: Config, name: str, empty: list | dict) -> Any:
+    """A copy of the list or dict ``section.name`` holds, however it was set: assigned, or
+    with ``.append()``, ``.extend()`` or ``.update()`` before the option had a value (as
+    zero-to-jupyterhub's ``jupyterhub_config.py`` adds ``hub.services`` and
+    ``hub.loadRoles``), which traitlets keeps as a ``LazyConfigValue`` until the hub reads it."""
+    value = section.get(name, empty)
+    if isinstance(value, LazyConfigValue):
+        value = value.get_value(type(empty)())
+    return type(empty)(value or empty)
 
 
 def configure(c: Config, **options: Any) -> ManagedHub:
@@ -983,7 +997,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
             "jhm-home": {"name": "jhm-home", "mountPath": home.get("mount_path", "/home/jovyan")}
         }
 
-    existing_services = [s for s in c.JupyterHub.get("services", []) or []]
+    existing_services = _configured(c.JupyterHub, "services", [])
     ours = hub.service_definitions()
     taken = {s["name"] for s in existing_services}
     clash = sorted(taken & {s["name"] for s in ours})
@@ -996,24 +1010,22 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         raise ConfigureError(f"a service named {clash[0]!r} is already configured")
     c.JupyterHub.services = existing_services + ours
 
-    scopes = dict(c.JupyterHub.get("custom_scopes", {}) or {})
+    scopes = _configured(c.JupyterHub, "custom_scopes", {})
     scopes[SETTINGS_SCOPE] = {"description": "Edit this hub's profiles, announcement and branding"}
     scopes[HEALTH_SCOPE] = {"description": "Run the health service's deep check on demand"}
     scopes[USAGE_SCOPE] = {"description": "Read everyone's usage reports and the usage metrics"}
     c.JupyterHub.custom_scopes = scopes
-    c.JupyterHub.load_roles = _merge_roles(
-        list(c.JupyterHub.get("load_roles", []) or []), hub.roles()
-    )
+    c.JupyterHub.load_roles = _merge_roles(_configured(c.JupyterHub, "load_roles", []), hub.roles())
     follow_admins()
 
-    paths = list(c.JupyterHub.get("template_paths", []) or [])
+    paths = _configured(c.JupyterHub, "template_paths", [])
     hub_templates = os.path.join(TEMPLATES, "hub")
     if hub_templates not in paths:
         c.JupyterHub.template_paths = [hub_templates, *paths]
     if hub.announcement_in_templates:
         from .templating import template_vars
 
-        tvars = dict(c.JupyterHub.get("template_vars", {}) or {})
+        tvars = _configured(c.JupyterHub, "template_vars", {})
         tvars.update(template_vars(hub, snapshot))
         c.JupyterHub.template_vars = tvars
     from .services.health.wiring import wire_hub_side
@@ -1022,7 +1034,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
     if "usage" in hub.services:
         from .services.usage.notice import hub_budget_notices
 
-        tvars = dict(c.JupyterHub.get("template_vars", {}) or {})
+        tvars = _configured(c.JupyterHub, "template_vars", {})
         tvars["jhm_budget_notices"] = hub_budget_notices(hub, snapshot)
         c.JupyterHub.template_vars = tvars
     return hub

@@ -93,6 +93,24 @@ def test_wrong_options_are_clear_errors(tmp_path, options, message):
     assert "services" not in c.JupyterHub
 
 
+def test_services_and_roles_added_with_append_are_kept(tmp_path):
+    # as zero-to-jupyterhub's jupyterhub_config.py adds hub.services and hub.loadRoles,
+    # before configure() runs in the chart's jupyterhub_config.d file
+    c = Config()
+    c.JupyterHub.services.append({"name": "fleet-operator", "api_token": "x" * 32})
+    c.JupyterHub.load_roles.append(
+        {"name": "fleet-operator", "scopes": ["list:users"], "services": ["fleet-operator"]}
+    )
+    c.JupyterHub.template_vars.update({"site": "physics"})
+    configure(c, data_dir=str(tmp_path), announcement_in_templates=True)
+    names = [s["name"] for s in c.JupyterHub.services]
+    assert names[0] == "fleet-operator" and {"config", "usage", "health"} <= set(names)
+    roles = {r["name"]: r for r in c.JupyterHub.load_roles}
+    assert roles["fleet-operator"]["scopes"] == ["list:users"]
+    assert "user" in roles
+    assert c.JupyterHub.template_vars["site"] == "physics"
+
+
 def test_service_name_clash_is_refused(tmp_path):
     c = Config()
     c.JupyterHub.services = [{"name": "health", "url": "http://127.0.0.1:9999"}]
@@ -226,3 +244,10 @@ def test_a_wrong_config_profile_list_is_an_error_at_hub_start(tmp_path, profile_
     c.KubeSpawner.profile_list = profile_list
     with pytest.raises(ConfigureError, match=re.escape(message)):
         configure(c, spawner="kube", data_dir=str(tmp_path), ceilings={"mem_limit": "8G"})
+
+
+def test_a_config_profile_list_made_with_append_is_adopted(tmp_path):
+    c = Config()
+    c.KubeSpawner.profile_list.append(Z2JH_PROFILES[0])
+    hub = configure(c, spawner="kube", data_dir=str(tmp_path))
+    assert [p["slug"] for p in hub.hub_values["profiles"]] == ["default"]

@@ -120,3 +120,28 @@ def test_per_user_series_only_when_asked(tmp_path):
     )
     assert "jhub_managed_usage_user_" not in text
     engine.dispose()
+
+
+def test_active_users_are_counted_again_after_a_minute_or_on_a_new_day(db_url):
+    engine = create_engine_for(db_url)
+    upgrade(engine)
+    recorder = UsageRecorder(engine)
+    now = ts("2026-11-20 12:00")
+    add(recorder, "ann", ["physics"], "2026-11-20 10:00", "2026-11-20 11:00")
+    metrics = UsageMetrics(engine, namespace="ns")
+
+    def active(at: float) -> dict:
+        text = metrics.render(
+            now=at, user_groups={}, budget_use=[], last_poll_at=at, poll_failures=0
+        ).decode()
+        samples = families(text)["jhub_managed_usage_active_users"].samples
+        return {s.labels["period"]: s.value for s in samples}
+
+    assert active(now) == {"1d": 1.0, "7d": 1.0, "30d": 1.0}
+    add(recorder, "bob", ["chem"], "2026-11-20 11:00", "2026-11-20 11:30")
+    assert active(now + 30)["30d"] == 1.0  # kept for a minute
+    assert active(now + 61) == {"1d": 2.0, "7d": 2.0, "30d": 2.0}
+    # a new day starts a new count, however recent the last one
+    assert active(ts("2026-11-20 23:59") + 30)["1d"] == 2.0
+    assert active(ts("2026-11-21 00:00") + 10) == {"1d": 0.0, "7d": 2.0, "30d": 2.0}
+    engine.dispose()

@@ -25,7 +25,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from .fixtures.processes import Process, free_port, wait_for
+from .fixtures.processes import Process, free_port, service_process, wait_for
 
 pytestmark = [pytest.mark.e2e]
 
@@ -152,13 +152,7 @@ class Hub:
             return False
 
     def usage_service(self) -> psutil.Process:
-        for child in psutil.Process(self.process.pid).children(recursive=True):
-            try:
-                if "jhub_managed.services.usage" in " ".join(child.cmdline()):
-                    return child
-            except psutil.Error:
-                continue
-        raise AssertionError("no usage service process")
+        return service_process(self.process.pid, "usage")
 
 
 @pytest.fixture(scope="module")

@@ -173,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--src", type=Path, help="kubespawner source checkout (tag 7.1.0)")
     parser.add_argument("--python", default=sys.executable, help="the venv's python")
     options = parser.parse_args(argv)
+    if os.sep in options.python:  # a path: the suites run in the source checkout's directory
+        options.python = os.path.abspath(options.python)
     if options.suite == "oauthenticator":
         comparison = compare_oauthenticator(options.python)
     else:
