@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import os
 import re
 import sys
 import threading
@@ -28,7 +27,7 @@ from jhub_managed.demo.settings import DEMO_SETTINGS
 from jhub_managed.hub import SETTINGS_SCOPE
 from jhub_managed.settings.forms import profiles as profile_forms
 
-from .fixtures.processes import Process, free_port, wait_for
+from .fixtures.processes import HUB_CONFIG_PREAMBLE, Process, hub_environment, wait_for
 from .test_allowlist import REFUSED, REFUSED_IDS
 from .test_settings_forms import post_fields
 
@@ -47,22 +46,14 @@ USERS = {
     "bob": {"groups": []},
     "carol": {"groups": ["editors"]},
 }
-HUB_CONFIG = """
+HUB_CONFIG = (
+    """
 import json, os, sys
 from jhub_managed.hub import configure
 
-c = get_config()  # noqa
-env = os.environ
-data_dir = env["JHM_TEST_DATA_DIR"]
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = int(env["JHM_TEST_PORT"])
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = int(env["JHM_TEST_HUB_PORT"])
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + env["JHM_TEST_PROXY_API_PORT"]
-c.ConfigurableHTTPProxy.pid_file = os.path.join(data_dir, "proxy.pid")
-c.JupyterHub.db_url = "sqlite:///" + os.path.join(data_dir, "jupyterhub.sqlite")
-c.JupyterHub.cookie_secret_file = os.path.join(data_dir, "cookie_secret")
-c.JupyterHub.cleanup_servers = True
+"""
+    + HUB_CONFIG_PREAMBLE
+    + """c.JupyterHub.cleanup_servers = True
 configure(
     c,
     hub_name="configtest",
@@ -86,6 +77,7 @@ if jupyterhub.version_info >= (6,):
     for service in c.JupyterHub.services:
         service["timeout"] = 180
 """
+)
 
 
 @dataclass
@@ -171,18 +163,12 @@ def running_hub(tmp: Path, config: str = HUB_CONFIG, **env: str) -> Iterator[Hub
     data_dir = tmp / "data"
     data_dir.mkdir()
     (tmp / "jupyterhub_config.py").write_text(config)
-    port = free_port()
-    env = dict(
-        os.environ,
-        JHM_TEST_DATA_DIR=str(data_dir),
-        JHM_TEST_PORT=str(port),
-        JHM_TEST_HUB_PORT=str(free_port()),
-        JHM_TEST_PROXY_API_PORT=str(free_port()),
+    port, env = hub_environment(
+        data_dir,
         JHM_TEST_HUB_VALUES=json.dumps(DEMO_SETTINGS),
         JHM_TEST_CEILINGS=json.dumps(CEILINGS),
         JHM_TEST_PASSWORD=PASSWORD,
         JHM_TEST_USERS=json.dumps(USERS),
-        PYTHONUNBUFFERED="1",
         **env,
     )
     process = Process(

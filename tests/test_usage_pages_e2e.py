@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import sqlite3
 import subprocess
@@ -27,7 +26,7 @@ from jhub_managed.store.attribution import attribute
 from jhub_managed.store.usage import SessionFacts, UsageRecorder
 
 from .fixtures.demo import DEMO_PASSWORD, DemoHub
-from .fixtures.processes import Process, free_port, wait_for
+from .fixtures.processes import HUB_CONFIG_PREAMBLE, Process, hub_environment, wait_for
 from .test_settings_ui_e2e import login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -69,18 +68,7 @@ import os
 from jhub_managed.demo.settings import DEMO_SETTINGS
 from jhub_managed.hub import configure
 
-c = get_config()  # noqa
-env = os.environ
-data_dir = env["JHM_TEST_DATA_DIR"]
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = int(env["JHM_TEST_PORT"])
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = int(env["JHM_TEST_HUB_PORT"])
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + env["JHM_TEST_PROXY_API_PORT"]
-c.ConfigurableHTTPProxy.pid_file = os.path.join(data_dir, "proxy.pid")
-c.JupyterHub.db_url = "sqlite:///" + os.path.join(data_dir, "jupyterhub.sqlite")
-c.JupyterHub.cookie_secret_file = os.path.join(data_dir, "cookie_secret")
-c.JupyterHub.cleanup_servers = True
+{HUB_CONFIG_PREAMBLE}c.JupyterHub.cleanup_servers = True
 c.JupyterHub.cleanup_proxy = True
 configure(
     c,
@@ -110,20 +98,11 @@ def answers(url: str) -> bool:
 
 def start_hub(tmp, timeout: float = 300) -> DemoHub:
     """A hub like the demo's (local servers, the demo login) with the users above."""
-    port = free_port()
     data_dir = tmp / "demo-data"
     (data_dir / "users").mkdir(parents=True)
     config = tmp / "jupyterhub_config.py"
     config.write_text(HUB_CONFIG)
-    env = dict(
-        os.environ,
-        JHM_TEST_DATA_DIR=str(data_dir),
-        JHM_TEST_PORT=str(port),
-        JHM_TEST_HUB_PORT=str(free_port()),
-        JHM_TEST_PROXY_API_PORT=str(free_port()),
-        JHM_TEST_PASSWORD=DEMO_PASSWORD,
-        PYTHONUNBUFFERED="1",
-    )
+    port, env = hub_environment(data_dir, JHM_TEST_PASSWORD=DEMO_PASSWORD)
     process = Process(
         [sys.executable, "-m", "jupyterhub", "-f", str(config)],
         tmp / "hub.log",

@@ -25,7 +25,14 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from .fixtures.processes import Process, free_port, service_process, wait_for
+from .fixtures.processes import (
+    HUB_CONFIG_PREAMBLE,
+    Process,
+    free_port,
+    hub_environment,
+    service_process,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e]
 
@@ -46,22 +53,14 @@ PROFILES = [
     },
 ]
 USERS = {"ann": ["physics"], "ben": ["chem"], "fin": ["finance"], "sam": ["staff"], "nobody": []}
-HUB_CONFIG = """
+HUB_CONFIG = (
+    """
 import json, os, sys
 from jhub_managed.hub import configure
 
-c = get_config()  # noqa
-env = os.environ
-data_dir = env["JHM_TEST_DATA_DIR"]
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = int(env["JHM_TEST_PORT"])
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = int(env["JHM_TEST_HUB_PORT"])
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:" + env["JHM_TEST_PROXY_API_PORT"]
-c.ConfigurableHTTPProxy.pid_file = os.path.join(data_dir, "proxy.pid")
-c.JupyterHub.db_url = "sqlite:///" + os.path.join(data_dir, "jupyterhub.sqlite")
-c.JupyterHub.cookie_secret_file = os.path.join(data_dir, "cookie_secret")
-# servers outlive a hub restart, as pods do on Kubernetes
+"""
+    + HUB_CONFIG_PREAMBLE
+    + """# servers outlive a hub restart, as pods do on Kubernetes
 c.JupyterHub.cleanup_servers = False
 c.JupyterHub.cleanup_proxy = False
 c.Authenticator.admin_users = {"admin"}
@@ -102,6 +101,7 @@ c.JupyterHub.load_roles.append(
     }
 )
 """
+)
 
 
 @dataclass
@@ -161,19 +161,13 @@ def hub(tmp_path_factory):
     data_dir = tmp / "data"
     (data_dir / "store").mkdir(parents=True)
     (tmp / "jupyterhub_config.py").write_text(HUB_CONFIG)
-    port = free_port()
-    env = dict(
-        os.environ,
-        JHM_TEST_DATA_DIR=str(data_dir),
-        JHM_TEST_PORT=str(port),
-        JHM_TEST_HUB_PORT=str(free_port()),
-        JHM_TEST_PROXY_API_PORT=str(free_port()),
+    port, env = hub_environment(
+        data_dir,
         JHM_TEST_USAGE_PORT=str(free_port()),
         JHM_TEST_PROFILES=json.dumps(PROFILES),
         JHM_TEST_USERS=json.dumps(USERS),
         JHM_TEST_POLL=str(POLL),
         JHM_TEST_TESTER_TOKEN=TESTER_TOKEN,
-        PYTHONUNBUFFERED="1",
     )
     hub = Hub(url=f"http://127.0.0.1:{port}/", tmp=tmp, data_dir=data_dir, env=env)
     leftovers: list[int] = []
