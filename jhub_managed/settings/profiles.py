@@ -184,7 +184,12 @@ def fullmatch_any(patterns: Iterable[str], value: str) -> bool:
     ``re.fullmatch`` rather than ``re.match``: a pattern without anchors must not accept a
     value that merely starts like an allowed one, and ``$`` must not accept a trailing newline.
     """
-    return any(re.fullmatch(p, value) for p in patterns)
+    return any(p.fullmatch(value) for p in _compiled(tuple(patterns)))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    return tuple(re.compile(p) for p in patterns)
 
 
 def select_profile(

@@ -8,6 +8,7 @@ the field they belong to.
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 import math
 import re
@@ -398,50 +399,50 @@ def gpu_count(override: Mapping[str, Any]) -> int:
 def override_errors(
     override: Mapping[str, Any], ceilings: Ceilings, path: str, *, check_image: bool = True
 ) -> list[SettingsError]:
-    """How one (merged) kubespawner override goes beyond the operator's ceilings."""
-    errors = []
+    """How one (merged) kubespawner override goes beyond the operator's ceilings.
 
-    def over(key: str, value: Any, limit: Any, fmt) -> None:
-        if limit is not None and value is not None and value > limit:
-            errors.append(
-                SettingsError(
-                    f"{path}/{key}", f"{fmt(value)} is above the operator's ceiling of {fmt(limit)}"
-                )
-            )
-
+    Runs for every profile and every choice of a save, so each check reads its setting
+    only when the override has it.
+    """
+    errors: list[SettingsError] = []
     for key in ("cpu_limit", "cpu_guarantee"):
-        value = override.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            over(key, float(value), getattr(ceilings, key), format_cpu)
+        limit = getattr(ceilings, key)
+        value = override.get(key) if limit is not None else None
+        if isinstance(value, int | float) and not isinstance(value, bool) and value > limit:
+            errors.append(_above(path, key, format_cpu(float(value)), format_cpu(limit)))
     for key in ("mem_limit", "mem_guarantee"):
+        value = override.get(key)
+        if value is None:
+            continue
         try:
-            value = parse_memory(override.get(key))
+            amount = _memory(value)
         except ValueError as e:
             errors.append(SettingsError(f"{path}/{key}", str(e)))
             continue
-        over(key, value, getattr(ceilings, key), format_memory)
-    gpus = gpu_count(override)
-    gpu_value = (override.get("extra_resource_limits") or {}).get(GPU_RESOURCE)
-    if (
-        ceilings.gpu_limit is not None
-        and gpu_value is not None
-        and _whole_number(gpu_value) is None
+        limit = getattr(ceilings, key)
+        if limit is not None and amount is not None and amount > limit:
+            errors.append(_above(path, key, format_memory(amount), format_memory(limit)))
+    limits = override.get("extra_resource_limits")
+    if limits and ceilings.gpu_limit is not None:
+        gpu_value = limits.get(GPU_RESOURCE) if isinstance(limits, Mapping) else None
+        if gpu_value is not None and _whole_number(gpu_value) is None:
+            errors.append(
+                SettingsError(
+                    f"{path}/extra_resource_limits",
+                    f"{gpu_value!r} is not a whole number of GPUs",
+                )
+            )
+        elif (gpus := gpu_count(override)) > ceilings.gpu_limit:
+            errors.append(
+                SettingsError(
+                    f"{path}/extra_resource_limits",
+                    f"{gpus} GPU{'s' if gpus != 1 else ''} is above the operator's ceiling of "
+                    f"{ceilings.gpu_limit}",
+                )
+            )
+    for key in (
+        ("extra_resource_limits", "extra_resource_guarantees") if ceilings.extra_resources else ()
     ):
-        errors.append(
-            SettingsError(
-                f"{path}/extra_resource_limits",
-                f"{gpu_value!r} is not a whole number of GPUs",
-            )
-        )
-    elif ceilings.gpu_limit is not None and gpus > ceilings.gpu_limit:
-        errors.append(
-            SettingsError(
-                f"{path}/extra_resource_limits",
-                f"{gpus} GPU{'s' if gpus != 1 else ''} is above the operator's ceiling of "
-                f"{ceilings.gpu_limit}",
-            )
-        )
-    for key in ("extra_resource_limits", "extra_resource_guarantees"):
         requested = override.get(key)
         for resource, most in ceilings.extra_resources:
             value = requested.get(resource) if isinstance(requested, Mapping) else None
@@ -455,23 +456,35 @@ def override_errors(
             else:
                 continue
             errors.append(SettingsError(f"{path}/{key}", message))
-    selector = override.get("node_selector")
-    if selector and ceilings.node_selectors is not None:
-        if tuple(sorted(dict(selector).items())) not in ceilings.node_selectors:
-            errors.append(
-                SettingsError(
-                    f"{path}/node_selector",
-                    f"node selector {json.dumps(selector, sort_keys=True)} is not one the "
-                    "operator allows",
-                )
+    selector = override.get("node_selector") if ceilings.node_selectors is not None else None
+    if selector and tuple(sorted(dict(selector).items())) not in ceilings.node_selectors:
+        errors.append(
+            SettingsError(
+                f"{path}/node_selector",
+                f"node selector {json.dumps(selector, sort_keys=True)} is not one the "
+                "operator allows",
             )
-    image = override.get("image")
-    if check_image and image and ceilings.image_patterns is not None:
-        if not fullmatch_any(ceilings.image_patterns, image):
-            errors.append(
-                SettingsError(f"{path}/image", f"image '{image}' is not allowed by the operator")
-            )
+        )
+    image = override.get("image") if check_image and ceilings.image_patterns is not None else None
+    if image and not fullmatch_any(ceilings.image_patterns, image):
+        errors.append(
+            SettingsError(f"{path}/image", f"image '{image}' is not allowed by the operator")
+        )
     return errors
+
+
+def _above(path: str, key: str, value: str, limit: str) -> SettingsError:
+    return SettingsError(f"{path}/{key}", f"{value} is above the operator's ceiling of {limit}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _memory_text(value: str) -> int | None:
+    return parse_memory(value)
+
+
+def _memory(value: Any) -> int | None:
+    """``parse_memory``, remembered for the few texts (``"2G"``) a document repeats."""
+    return _memory_text(value) if isinstance(value, str) else parse_memory(value)
 
 
 def _own(
