@@ -10,6 +10,10 @@ and each size (10 k, 100 k, 1 M sessions over a year, bulk-inserted), in one run
 - ``/metrics`` as the service renders it (10,000 users in ``jupyterhub_user_group_info``),
   after its first render (which sums the sessions of the past once).
 
+The store is filled as the recorder writes it: each stopped session with the figures it
+keeps (seconds, CPU-, byte- and GPU-seconds), and the active users of each day, ISO week and
+month.
+
 Targets: report at most 1 s and at most 2x the bare query; metrics at most 200 ms; figures
 from 10 k to 1 M growing at most linearly. Medians of a few runs.
 """
@@ -52,6 +56,8 @@ def synthetic_rows(count: int, seed: int = 7):
         started = round(start0 + i * step + rng.random() * step, 3)
         length = rng.uniform(600, 8 * 3600)
         stopped = round(started + length, 3)
+        length = stopped - started
+        gpu = 1.0 if PROFILES[user % len(PROFILES)] == "gpu" else None
         running = stopped > NOW
         group_no = user % GROUPS
         billing = "multiple" if user % 20 == 0 else ("staff" if user % 500 == 1 else f"g{group_no}")
@@ -72,10 +78,23 @@ def synthetic_rows(count: int, seed: int = 7):
             "mem_guarantee": 2.0 * 1024**3,
             "mem_limit": 4.0 * 1024**3,
             "gpu_guarantee": None,
-            "gpu_limit": 1.0 if profile == "gpu" else None,
+            "gpu_limit": gpu,
             "billing_group": billing,
             "billable": billing != "staff",
+            # the figures the recorder keeps at a stop (store.usage.stopped_figures)
+            **stopped_figures(None if running else length, 0.5, 2.0 * 1024**3, gpu),
         }
+
+
+def stopped_figures(seconds, cpu, mem, gpu):
+    if seconds is None:
+        return {"seconds": None, "cpu_seconds": None, "mem_seconds": None, "gpu_seconds": None}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": seconds * cpu,
+        "mem_seconds": seconds * mem,
+        "gpu_seconds": seconds * (gpu or 0.0),
+    }
 
 
 COLUMNS = (
@@ -97,6 +116,10 @@ COLUMNS = (
     "gpu_limit",
     "billing_group",
     "billable",
+    "seconds",
+    "cpu_seconds",
+    "mem_seconds",
+    "gpu_seconds",
 )
 
 
@@ -140,9 +163,34 @@ def fill(engine, count: int) -> float:
             sql = f"INSERT INTO jhm_usage_active_days (day, user_name) SELECT DISTINCT {first}, "
             sql += "user_name FROM jhm_usage_sessions WHERE billable ON CONFLICT DO NOTHING"
             connection.execute(text(sql))
-    with engine.connect() as connection:
-        connection.execute(text("ANALYZE"))
-        connection.commit()
+        # the weeks and months of those days, as the recorder writes them beside each day
+        connection.execute(
+            text(
+                "INSERT INTO jhm_usage_active_weeks (week, user_name) "
+                "SELECT DISTINCT day - ((day + 3) % 7), user_name FROM jhm_usage_active_days"
+            )
+        )
+        if engine.dialect.name == "postgresql":
+            month = "date_trunc('month', DATE '1970-01-01' + day)::date - DATE '1970-01-01'"
+        else:
+            month = (
+                "CAST(julianday(date(day * 86400, 'unixepoch', 'start of month')) - 2440587.5 "
+                "AS INTEGER)"
+            )
+        connection.execute(
+            text(
+                "INSERT INTO jhm_usage_active_months (month, user_name) "
+                f"SELECT DISTINCT {month}, user_name FROM jhm_usage_active_days"
+            )
+        )
+    # the statistics and visibility map a store written over a year has from autovacuum
+    tables = "jhm_usage_sessions, jhm_usage_shares, jhm_usage_active_days, "
+    tables += "jhm_usage_active_weeks, jhm_usage_active_months"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"VACUUM ANALYZE {tables}"))
+        else:
+            connection.execute(text("ANALYZE"))
     return time.perf_counter() - started
 
 
@@ -246,7 +294,8 @@ def main() -> None:
             for count in SIZES:
                 engine = create_engine_for(url)
                 with engine.begin() as connection:
-                    connection.execute(text("DROP TABLE IF EXISTS jhm_usage_active_days"))
+                    for name in ("days", "weeks", "months"):
+                        connection.execute(text(f"DROP TABLE IF EXISTS jhm_usage_active_{name}"))
                     connection.execute(text("DROP TABLE IF EXISTS jhm_usage_shares"))
                     connection.execute(text("DROP TABLE IF EXISTS jhm_usage_sessions"))
                     connection.execute(text("DROP TABLE IF EXISTS jhm_settings_versions"))

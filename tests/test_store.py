@@ -56,6 +56,8 @@ def test_migrations_run_from_empty_and_twice(db_url):
             "jhm_usage_sessions",
             "jhm_usage_shares",
             "jhm_usage_active_days",
+            "jhm_usage_active_weeks",
+            "jhm_usage_active_months",
         }
         store = SettingsStore(engine, migrate=False)
         store.save(DOC_A, author="ada", expected_version=0)
@@ -67,7 +69,7 @@ def test_migrations_run_from_empty_and_twice(db_url):
             revisions = connection.execute(
                 text("SELECT version_num FROM jhm_alembic_version")
             ).all()
-        assert [r[0] for r in revisions] == ["0002"]
+        assert [r[0] for r in revisions] == ["0003"]
         assert store.current_version() == 1
         assert store.get(1).document == DOC_A
     finally:
@@ -128,12 +130,14 @@ def test_processes_migrating_a_new_database_at_once(db_url, tmp_path):
         "jhm_usage_sessions",
         "jhm_usage_shares",
         "jhm_usage_active_days",
+        "jhm_usage_active_weeks",
+        "jhm_usage_active_months",
     }
     store = SettingsStore(db_url)
     try:
         with store.engine.connect() as connection:
             revisions = connection.execute(text("SELECT version_num FROM jhm_alembic_version"))
-            assert [r[0] for r in revisions] == ["0002"]
+            assert [r[0] for r in revisions] == ["0003"]
         assert store.save(DOC_A, author="ada", expected_version=0).version == 1
     finally:
         store.dispose()
@@ -374,3 +378,59 @@ def test_source_failure_never_shows_the_database_password(caplog):
     assert caplog.records, "the failure is logged"
     assert all("s3cret-pw" not in r.getMessage() for r in caplog.records)
     assert "jhm:***@127.0.0.1" in caplog.records[0].getMessage()
+
+
+def test_upgrade_from_0002_fills_the_kept_figures_and_the_active_weeks_and_months(db_url):
+    """A store made before the figures were kept: the upgrade works them out for every
+    stopped session (running ones wait for their stop), and fills the weeks and months
+    from the active days."""
+    engine = create_engine_for(db_url)
+    try:
+        upgrade(engine, "0002")
+        insert = text(
+            "INSERT INTO jhm_usage_sessions (user_name, server_name, started_at, "
+            "last_activity_at, stopped_at, stop_source, start_source, groups, profile, options, "
+            "cpu_guarantee, cpu_limit, mem_guarantee, mem_limit, gpu_guarantee, gpu_limit, "
+            "billing_group, billable) VALUES (:user, '', :start, :start, :stop, '', 'spawner', "
+            "'[]', 'small', '{}', :cpu_g, 2.0, NULL, 1024.0, NULL, :gpu, 'g', true)"
+        )
+        day = 20_757  # 2026-10-31, a Saturday
+        with engine.begin() as connection:
+            for user, start, stop, cpu_g, gpu in (
+                ("ann", day * 86400.0, day * 86400.0 + 7200, 0.5, None),
+                ("bob", day * 86400.0, None, None, 1.0),
+                ("cy", day * 86400.0, day * 86400.0 + 100, None, 2.0),
+            ):
+                connection.execute(
+                    insert, {"user": user, "start": start, "stop": stop, "cpu_g": cpu_g, "gpu": gpu}
+                )
+            connection.execute(
+                text("INSERT INTO jhm_usage_active_days (day, user_name) VALUES (:d, :u)"),
+                [{"d": day, "u": "ann"}, {"d": day + 1, "u": "ann"}, {"d": day + 2, "u": "bob"}],
+            )
+        upgrade(engine)
+        with engine.connect() as connection:
+            figures = connection.execute(
+                text(
+                    "SELECT user_name, seconds, cpu_seconds, mem_seconds, gpu_seconds "
+                    "FROM jhm_usage_sessions ORDER BY user_name"
+                )
+            ).all()
+            weeks = connection.execute(
+                text("SELECT week, user_name FROM jhm_usage_active_weeks ORDER BY 1, 2")
+            ).all()
+            months = connection.execute(
+                text("SELECT month, user_name FROM jhm_usage_active_months ORDER BY 1, 2")
+            ).all()
+        assert [tuple(r) for r in figures] == [
+            ("ann", 7200.0, 3600.0, 7200.0 * 1024, 0.0),  # the guarantee, else the limit
+            ("bob", None, None, None, None),  # still running
+            ("cy", 100.0, 200.0, 100.0 * 1024, 200.0),
+        ]
+        # Saturday 31 October and Sunday 1 November are in the week of Monday 26 October;
+        # Monday 2 November starts the next
+        assert [tuple(r) for r in weeks] == [(day - 5, "ann"), (day + 2, "bob")]
+        # October for ann's first day; November (day + 1) for ann's second and bob's
+        assert [tuple(r) for r in months] == [(day - 30, "ann"), (day + 1, "ann"), (day + 1, "bob")]
+    finally:
+        engine.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -302,3 +302,104 @@ def test_every_problem_is_named_at_once_and_defaults_are_this_month():
         "json",
     )
     assert parse_report_query({"start": "2025-10-17", "end": "2026-11-20"}, today=TODAY).days == 400
+
+
+def _expected_report(sessions, start: date, end: date, now: float):
+    """The report's figures by group and its active users, worked out in Python from the
+    sessions themselves: what the store's kept figures and period tables must agree with."""
+    from jhub_managed.services.usage.reports import _periods, range_bounds
+    from jhub_managed.store.usage import days_of
+
+    rs, re = range_bounds(start, end)
+    rows: dict[str, dict[str, float]] = {}
+    active_days: set[tuple[date, str]] = set()
+    for user, group, started, stopped, cpu in sessions:
+        first = date(1970, 1, 1)
+        days = days_of(started, stopped) if stopped is not None else [int(started // 86400)]
+        active_days |= {(first + timedelta(days=d), user) for d in days}
+        end_at = now if stopped is None else stopped
+        if not (started < re and (end_at > rs if stopped is None else stopped > rs)):
+            continue
+        seconds = max(0.0, min(end_at, re) - max(started, rs))
+        row = rows.setdefault(group, {"sessions": 0, "seconds": 0.0, "cpu": 0.0, "running": 0})
+        row["sessions"] += 1
+        row["seconds"] += seconds
+        row["cpu"] += seconds * cpu
+        row["running"] += stopped is None
+
+    def users(first: date, last: date) -> int:
+        return len({u for d, u in active_days if first <= d <= last})
+
+    def average(period: str) -> float:
+        spans = [users(first, last) for first, last in _periods(start, end, period)]
+        return round(sum(spans) / len(spans), 2)
+
+    active = {
+        "daily": average("day"),
+        "weekly": average("week"),
+        "monthly": average("month"),
+        "total": users(start, end),
+    }
+    return rows, active
+
+
+def test_reports_agree_with_the_sessions_worked_out_by_hand(db_url):
+    """Random sessions over four months, some running; random ranges (whole months and
+    weeks, cut ones, ranges ending before, on and after today): every report's hours,
+    CPU-hours, sessions and active users equal those worked out from the sessions."""
+    import random
+
+    engine = create_engine_for(db_url)
+    upgrade(engine)
+    recorder = UsageRecorder(engine)
+    rng = random.Random(11)
+    now = ts("2026-11-20 12:00")
+    sessions = []
+    for i in range(160):
+        user = f"u{rng.randrange(12)}"
+        group = f"g{int(user[1:]) % 3}"
+        started = now - rng.uniform(0, 120 * 86400)
+        length = rng.choice([rng.uniform(60, 4 * 3600), rng.uniform(20 * 3600, 80 * 3600)])
+        stopped = started + length
+        cpu = rng.choice([0.5, 1, 2])
+        if stopped > now or i % 23 == 0:
+            stopped = None
+        facts = SessionFacts(
+            user_name=user,
+            server_name=f"s{i}",
+            started_at=round(started, 3),
+            attribution=attribute(user, [group]),
+            groups=[group],
+            resources=requested_resources({"cpu_guarantee": cpu}),
+        )
+        recorder.record_start(facts)
+        if stopped is not None:
+            recorder.record_stop(facts, round(stopped, 3))
+        sessions.append((user, group, facts.started_at, stopped and round(stopped, 3), cpu))
+    today = date(2026, 11, 20)
+    ranges = [
+        (date(2026, 10, 1), date(2026, 10, 31)),  # a whole month
+        (date(2026, 11, 1), date(2026, 11, 30)),  # this month, ending after today
+        (date(2026, 11, 1), today),  # this month so far
+        (date(2026, 11, 1), date(2026, 11, 10)),  # cut before today
+        (date(2026, 8, 1), date(2026, 11, 30)),  # several months
+        (date(2026, 11, 9), date(2026, 11, 15)),  # a whole ISO week
+        (date(2026, 11, 16), date(2026, 11, 25)),  # this week and past it
+    ]
+    for _ in range(12):
+        first = today - timedelta(days=rng.randrange(130))
+        ranges.append((first, first + timedelta(days=rng.randrange(60))))
+    try:
+        for first, last in ranges:
+            report = usage_report(engine, ReportQuery(first, last, "group"), now=now)
+            rows, active = _expected_report(sessions, first, last, now)
+            got = {r["key"]: r for r in report["rows"]}
+            assert set(got) == set(rows), (first, last)
+            for group, row in rows.items():
+                assert got[group]["sessions"] == row["sessions"], (first, last, group)
+                assert got[group]["running"] == row["running"], (first, last, group)
+                assert got[group]["server_hours"] == pytest.approx(row["seconds"] / H, abs=1e-3)
+                assert got[group]["cpu_hours"] == pytest.approx(row["cpu"] / H, abs=1e-3)
+            assert report["active_users"] == active, (first, last)
+    finally:
+        engine.dispose()

@@ -102,6 +102,14 @@ class UsageSession(Base):
     #: ``multiple``, ``staff`` or the health-check user's marker
     billing_group: Mapped[str] = mapped_column(String(255))
     billable: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: the session's figures, written when it stops (empty while it runs): its seconds and
+    #: its requested CPU-, byte- and GPU-seconds, as the reports count them
+    #: (:func:`jhub_managed.store.usage.stopped_figures`), so that a report sums the
+    #: sessions wholly inside its range instead of working out each one
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cpu_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mem_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    gpu_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class UsageShare(Base):
@@ -132,4 +140,25 @@ class UsageActiveDay(Base):
 
     #: days since 1970-01-01 (UTC)
     day: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    user_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class UsageActiveWeek(Base):
+    """A user had billable server time in an ISO week (Monday first, UTC): written with
+    :class:`UsageActiveDay`, so that weekly active users are counted, not worked out."""
+
+    __tablename__ = "jhm_usage_active_weeks"
+
+    #: the week's Monday, in days since 1970-01-01
+    week: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    user_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+
+class UsageActiveMonth(Base):
+    """A user had billable server time in a calendar month (UTC), as :class:`UsageActiveWeek`."""
+
+    __tablename__ = "jhm_usage_active_months"
+
+    #: the month's first day, in days since 1970-01-01
+    month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     user_name: Mapped[str] = mapped_column(String(255), primary_key=True)

@@ -16,14 +16,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
-from sqlalchemy import Engine, and_, select, update
+from sqlalchemy import Engine, Float, and_, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ColumnElement
 
 from .attribution import Attribution
-from .models import UsageActiveDay, UsageSession, UsageShare
+from .models import (
+    UsageActiveDay,
+    UsageActiveMonth,
+    UsageActiveWeek,
+    UsageSession,
+    UsageShare,
+)
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +115,32 @@ def requested_resources(*layers: Mapping[str, Any] | None) -> dict[str, float | 
     return {k: (v if v else None) for k, v in result.items()}
 
 
+_T = UsageSession.__table__.c
+
+
+def requested_rates() -> dict[str, ColumnElement]:
+    """What a session is counted for each second it runs: CPUs and bytes of memory (the
+    guarantee, else the limit), GPUs (the limit, else the guarantee); 0 when not set."""
+    return {
+        "cpu": func.coalesce(_T.cpu_guarantee, _T.cpu_limit, 0.0),
+        "mem": func.coalesce(_T.mem_guarantee, _T.mem_limit, 0.0),
+        "gpu": func.coalesce(_T.gpu_limit, _T.gpu_guarantee, 0.0),
+    }
+
+
+def stopped_figures(stopped_at: float) -> dict[str, ColumnElement]:
+    """The figures a session keeps once it stops at ``stopped_at`` (the values of an
+    ``UPDATE`` of its row): its seconds and its CPU-, byte- and GPU-seconds."""
+    seconds = literal(stopped_at, Float) - _T.started_at
+    rates = requested_rates()
+    return {
+        "seconds": seconds,
+        "cpu_seconds": seconds * rates["cpu"],
+        "mem_seconds": seconds * rates["mem"],
+        "gpu_seconds": seconds * rates["gpu"],
+    }
+
+
 @dataclass
 class SessionFacts:
     """What is known of a session when it starts (or is first seen)."""
@@ -181,16 +214,35 @@ def days_of(started_at: float, ended_at: float) -> range:
     return range(first, last + 1)
 
 
+def week_of(day: int) -> int:
+    """The Monday of the ISO week of ``day`` (both in days since 1970-01-01, a Thursday)."""
+    return day - (day + 3) % 7
+
+
+def month_of(day: int) -> int:
+    """The first day of the month of ``day`` (both in days since 1970-01-01)."""
+    moment = date.fromordinal(EPOCH_ORDINAL + day)
+    return moment.replace(day=1).toordinal() - EPOCH_ORDINAL
+
+
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
 def _mark_active(connection, pairs: set[tuple[int, str]]) -> None:
-    """Record that these (day, user) had billable server time (idempotent)."""
+    """Record that these (day, user) had billable server time, and so their ISO weeks and
+    months (idempotent)."""
     if not pairs:
         return
-    table = UsageActiveDay.__table__
-    if connection.dialect.name == "postgresql":
-        statement = postgresql.insert(table).on_conflict_do_nothing()
-    else:
-        statement = sqlite.insert(table).on_conflict_do_nothing()
-    connection.execute(statement, [{"day": d, "user_name": u} for d, u in sorted(pairs)])
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    periods = (
+        (UsageActiveDay, "day", lambda day: day),
+        (UsageActiveWeek, "week", week_of),
+        (UsageActiveMonth, "month", month_of),
+    )
+    for model, column, period in periods:
+        rows = sorted({(period(day), user) for day, user in pairs})
+        statement = insert(model.__table__).on_conflict_do_nothing()
+        connection.execute(statement, [{column: p, "user_name": u} for p, u in rows])
 
 
 def _active_pairs(user_name: str, started_at: float, ended_at: float, billable: bool):
@@ -204,9 +256,6 @@ def _insert_shares(connection, session_id: int, attribution: Attribution) -> Non
         UsageShare.__table__.insert(),
         [{"session_id": session_id, "group_name": g, "share": s} for g, s in attribution.shares],
     )
-
-
-_T = UsageSession.__table__.c
 
 
 def _key(user_name: str, server_name: str, started_at: float):
@@ -262,7 +311,11 @@ class UsageRecorder:
             replaceable = _T.stopped_at.is_(None)
             if source == SPAWNER:
                 replaceable = replaceable | (_T.stop_source == LAST_ACTIVITY)
-            values: dict[str, Any] = {"stopped_at": stopped_at, "stop_source": source}
+            values: dict[str, Any] = {
+                "stopped_at": stopped_at,
+                "stop_source": source,
+                **stopped_figures(stopped_at),
+            }
             if last_activity_at is not None:
                 values["last_activity_at"] = max(last_activity_at, facts.started_at)
             changed = connection.execute(
@@ -345,7 +398,11 @@ class UsageRecorder:
                 connection.execute(
                     update(UsageSession)
                     .where(_T.id == row.id, _T.stopped_at.is_(None))
-                    .values(stopped_at=closed_at, stop_source=LAST_ACTIVITY)
+                    .values(
+                        stopped_at=closed_at,
+                        stop_source=LAST_ACTIVITY,
+                        **stopped_figures(closed_at),
+                    )
                 )
                 active |= _active_pairs(row.user_name, row.started_at, closed_at, row.billable)
                 result.closed += 1

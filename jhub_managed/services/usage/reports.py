@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,7 +31,14 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from ...store.models import UsageActiveDay, UsageSession, UsageShare
+from ...store.models import (
+    UsageActiveDay,
+    UsageActiveMonth,
+    UsageActiveWeek,
+    UsageSession,
+    UsageShare,
+)
+from ...store.usage import requested_rates
 from .rates import RateCard
 
 GROUP_BY = ("user", "group", "profile")
@@ -221,40 +229,81 @@ def _aggregate(
     now: float,
     group_by: str,
     split: bool,
+    by_profile: bool = True,
     where: ColumnElement | None = None,
 ) -> list[Any]:
-    """One row per (key, billable, profile): sessions, hours and resource-hours."""
-    start_clip, end_clip = _clipped(rs, re, now)
-    duration = end_clip - start_clip
+    """Rows per (key, billable[, profile]): sessions, seconds and resource-seconds.
+
+    Two queries over disjoint sessions: those wholly inside the range add up the figures
+    they keep from their stop (:func:`~jhub_managed.store.usage.stopped_figures`); those
+    cut by the range's ends, and those still running, are clipped to it here. The rows of
+    both are added up by :func:`_fold`.
+    """
     use_shares = split and group_by == "group"
-    share = _S.share if use_shares else literal(1.0, Float)
-    weighted = duration * share
-    key = _key_column(group_by, split).label("key")
-    columns = [
-        key,
-        _T.billable.label("billable"),
-        _T.profile.label("profile_slug"),
-        func.sum(share).label("sessions"),
-        func.sum(weighted).label("seconds"),
-        func.sum(weighted * func.coalesce(_T.cpu_guarantee, _T.cpu_limit, 0.0)).label("cpu"),
-        func.sum(weighted * func.coalesce(_T.mem_guarantee, _T.mem_limit, 0.0)).label("mem"),
-        func.sum(weighted * func.coalesce(_T.gpu_limit, _T.gpu_guarantee, 0.0)).label("gpu"),
-        func.sum(case((_T.stopped_at.is_(None), share), else_=0.0)).label("running"),
-    ]
+
+    def weighted(column):
+        return column * _S.share if use_shares else column
+
+    sessions = func.sum(_S.share) if use_shares else func.count()
+    keys = [_key_column(group_by, split).label("key"), _T.billable.label("billable")]
+    if by_profile:
+        keys.append(_T.profile.label("profile_slug"))
     table = UsageSession.__table__
     if use_shares:
         table = table.join(UsageShare.__table__, _S.session_id == _T.id)
+    inside = select(
+        *keys,
+        sessions.label("sessions"),
+        func.sum(weighted(_T.seconds)).label("seconds"),
+        func.sum(weighted(_T.cpu_seconds)).label("cpu"),
+        func.sum(weighted(_T.mem_seconds)).label("mem"),
+        func.sum(weighted(_T.gpu_seconds)).label("gpu"),
+        literal(0.0, Float).label("running"),
+    ).where(
+        _T.started_at >= rs,
+        _T.started_at < re,
+        _T.stopped_at <= re,
+        # stopped after rs (it stopped at or after its start): said as "not at rs", so that
+        # the planner scans the start's index, in the order the rows were written
+        _T.stopped_at != rs,
+    )
+    start_clip, end_clip = _clipped(rs, re, now)
+    duration = weighted(end_clip - start_clip)
+    rates = requested_rates()
+    share = _S.share if use_shares else literal(1.0, Float)
+    cut = select(
+        *keys,
+        sessions.label("sessions"),
+        func.sum(duration).label("seconds"),
+        func.sum(duration * rates["cpu"]).label("cpu"),
+        func.sum(duration * rates["mem"]).label("mem"),
+        func.sum(duration * rates["gpu"]).label("gpu"),
+        func.sum(case((_T.stopped_at.is_(None), share), else_=0.0)).label("running"),
+    )
+    rows = []
     with engine.connect() as connection:
-        condition = _overlaps(rs, re, now, longest_session(connection))
-        if where is not None:
-            condition = and_(condition, where)
-        query = (
-            select(*columns)
-            .select_from(table)
-            .where(condition)
-            .group_by(key, _T.billable, _T.profile)
-        )
-        return list(connection.execute(query))
+        longest = longest_session(connection)
+        for query, condition in (
+            (inside, None),
+            (cut, _cut_by_range(rs, re, now, longest)),
+        ):
+            if condition is not None:
+                query = query.where(condition)
+            if where is not None:
+                query = query.where(where)
+            query = query.select_from(table).group_by(*keys)
+            rows += connection.execute(query).all()
+    return rows
+
+
+def _cut_by_range(rs: float, re: float, now: float, longest: float) -> ColumnElement:
+    """Sessions with time in ``[rs, re)`` that are not wholly inside it: cut by its start,
+    by its end, or still running. Each branch is an index range scan."""
+    return or_(
+        and_(_T.started_at >= rs - longest - 1.0, _T.started_at < rs, _T.stopped_at > rs),
+        and_(_T.started_at >= max(rs, re - longest - 1.0), _T.started_at < re, _T.stopped_at > re),
+        and_(_T.stopped_at.is_(None), _T.started_at < re, literal(now, Float) > rs),
+    )
 
 
 def _empty_figures() -> dict[str, float]:
@@ -269,7 +318,9 @@ def _empty_figures() -> dict[str, float]:
     }
 
 
-def _fold(raw_rows, rate_card: RateCard | None) -> dict[tuple[str, bool], dict[str, float]]:
+def _fold(
+    raw_rows, rate_card: RateCard | None, group_by: str = "group"
+) -> dict[tuple[str, bool], dict[str, float]]:
     folded: dict[tuple[str, bool], dict[str, float]] = {}
     for row in raw_rows:
         figures = folded.setdefault((row.key or "", bool(row.billable)), _empty_figures())
@@ -281,7 +332,8 @@ def _fold(raw_rows, rate_card: RateCard | None) -> dict[tuple[str, bool], dict[s
         figures["gpu"] += gpu
         figures["running"] += float(row.running or 0.0)
         if rate_card is not None:
-            prices = rate_card.prices_for(row.profile_slug or "")
+            profile = row.key if group_by == "profile" else getattr(row, "profile_slug", "")
+            prices = rate_card.prices_for(profile or "")
             figures["cost"] += prices.cost(seconds / 3600, cpu / 3600, mem / GIB / 3600, gpu / 3600)
     return folded
 
@@ -347,8 +399,16 @@ def usage_report(
     fractions). Without a rate card there is no ``cost`` and no ``currency``.
     """
     rs, re = range_bounds(query.start, query.end)
-    raw = _aggregate(engine, rs=rs, re=re, now=now, group_by=query.group_by, split=split)
-    folded = _fold(raw, rate_card)
+    raw = _aggregate(
+        engine,
+        rs=rs,
+        re=re,
+        now=now,
+        group_by=query.group_by,
+        split=split,
+        by_profile=_priced_by_profile(rate_card, query.group_by),
+    )
+    folded = _fold(raw, rate_card, query.group_by)
     rows = [_row(key, billable, f, rate_card) for (key, billable), f in folded.items()]
     rows.sort(key=lambda r: (not r["billable"], -r["server_hours"], r["key"]))
     billable = [r for r in rows if r["billable"]]
@@ -361,11 +421,17 @@ def usage_report(
         "rows": rows,
         "totals": _totals(billable, rate_card),
         "not_billable": _totals([r for r in rows if not r["billable"]], rate_card),
-        "active_users": active_users(engine, query.start, query.end),
+        "active_users": active_users(engine, query.start, query.end, now=now),
     }
     if rate_card is not None:
         report["currency"] = rate_card.currency
     return report
+
+
+def _priced_by_profile(rate_card: RateCard | None, group_by: str) -> bool:
+    """Whether the rows must be kept apart by profile to be priced: a rate card with
+    prices of its own for some profile, in a report not already by profile."""
+    return bool(rate_card is not None and rate_card.profiles and group_by != "profile")
 
 
 def report_columns(report: Mapping[str, Any]) -> list[str]:
@@ -473,19 +539,83 @@ def active_users_series(
     ]
 
 
+_W = UsageActiveWeek.__table__.c
+_M = UsageActiveMonth.__table__.c
+#: the table of each period, by its column of the period's first day
+_PERIOD_COLUMNS = {"day": _D.day, "week": _W.week, "month": _M.month}
+
+
+def _period_of(day: date, period: str) -> tuple[date, date]:
+    """The first and last day of the day, ISO week or month ``day`` is in."""
+    if period == "day":
+        return day, day
+    if period == "week":
+        first = day - timedelta(days=day.weekday())
+        return first, first + timedelta(days=6)
+    return month_range(day)
+
+
+def _whole(first: date, last: date, period: str, today: date) -> bool:
+    """Whether ``[first, last]`` holds all the active days of its period there are: the
+    period itself, or its start up to today or later (nothing is recorded ahead of now)."""
+    p_first, p_last = _period_of(first, period)
+    return first == p_first and last <= p_last and (last == p_last or last >= today)
+
+
+def _users_over(connection, first: date, last: date, today: date) -> int:
+    """Distinct active users from ``first`` to ``last``: from the months' or weeks' table
+    when the span is whole months or weeks, else from the days'."""
+    for period in ("month", "week"):
+        last_period = _period_of(last, period)[0]
+        if first == _period_of(first, period)[0] and _whole(last_period, last, period, today):
+            column = _PERIOD_COLUMNS[period]
+            lo, hi = epoch_day(first), epoch_day(last_period)
+            users = (
+                func.count() if lo == hi else func.count(func.distinct(column.table.c.user_name))
+            )
+            return connection.execute(select(users).where(column >= lo, column <= hi)).scalar() or 0
+    return _distinct_users(connection, first, last)
+
+
+def _summed_over_periods(connection, start: date, end: date, period: str, today: date) -> int:
+    """The distinct active users of each period of the range (clipped to it), added up.
+
+    A period wholly in the range counts the rows of its own table, all such periods in one
+    query; the periods the range cuts (at most its first and its last) count distinct users
+    over their days."""
+    periods = _periods(start, end, period)
+    whole = [p for p in periods if _whole(*p, period, today)]
+    total = 0
+    if whole:
+        column = _PERIOD_COLUMNS[period]
+        lo, hi = epoch_day(whole[0][0]), epoch_day(whole[-1][0])
+        total += connection.execute(select(func.count()).where(column >= lo, column <= hi)).scalar()
+    for first, last in periods:
+        if (first, last) not in whole:
+            total += _distinct_users(connection, first, last)
+    return int(total or 0)
+
+
 def active_users(engine: Engine, start: date, end: date, *, now: float | None = None) -> dict:
     """Average distinct active users per day, per ISO week and per month of the range, and
-    the distinct users of the whole range (``total``). Staff and the health-check user are
-    not counted."""
+    the distinct users of the whole range (``total``). Periods are clipped to the range.
+    Staff and the health-check user are not counted.
+
+    Counted from the tables of active days, weeks and months the recorder keeps
+    (:func:`~jhub_managed.store.usage.days_of`): a handful of index range counts, whatever
+    the number of sessions.
+    """
+    today = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc).date()
     result: dict[str, Any] = {}
     with engine.connect() as connection:
-        result["total"] = _distinct_users(connection, start, end)
+        result["total"] = _users_over(connection, start, end, today)
         for name, period in (("daily", "day"), ("weekly", "week"), ("monthly", "month")):
-            if len(_periods(start, end, period)) == 1:
-                counts = [result["total"]]  # one period: the range itself (e.g. a month)
+            periods = _periods(start, end, period)
+            if len(periods) == 1:
+                summed = result["total"]  # one period: the range itself (e.g. a month)
             else:
-                counts = _period_counts(connection, start, end, period)
-            result[name] = round(sum(counts) / len(counts), 2) if counts else 0.0
+                summed = _summed_over_periods(connection, start, end, period, today)
+            result[name] = round(summed / len(periods), 2)
     return {name: result[name] for name in ("daily", "weekly", "monthly", "total")}
 
 
@@ -595,9 +725,10 @@ def user_usage(
             now=now,
             group_by="user",
             split=False,
+            by_profile=_priced_by_profile(rate_card, "user"),
             where=_T.user_name == user_name,
         )
-        folded = _fold(raw, rate_card)
+        folded = _fold(raw, rate_card, "user")
         figures = _empty_figures()
         for f in folded.values():
             for k in figures:
