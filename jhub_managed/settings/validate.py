@@ -546,9 +546,16 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
 
 
 def document_errors(
-    document: Any, ceilings: Ceilings | None = None, *, max_bytes: int = MAX_DOCUMENT_BYTES
+    document: Any, ceilings: Ceilings | None = None, *, max_bytes: int | None = MAX_DOCUMENT_BYTES
 ) -> list[SettingsError]:
-    """All that is wrong with a settings document; empty when it can be saved."""
+    """All that is wrong with a settings document; empty when it can be saved.
+
+    ``max_bytes=None`` leaves out the first check (that the document is JSON of at most
+    that many bytes), for a caller that made it already: a save checks the layer it stores,
+    and the deployment's layers were checked when the hub started.
+    """
+    if max_bytes is None:
+        return _document_errors(document, ceilings)
     try:
         size = len(json.dumps(document, allow_nan=False).encode())
     except TypeError as e:
@@ -557,6 +564,10 @@ def document_errors(
         return [SettingsError("", f"not a JSON document: {e} (NaN and Infinity are not numbers)")]
     if size > max_bytes:
         return [SettingsError("", f"the document is {size} bytes; at most {max_bytes} are allowed")]
+    return _document_errors(document, ceilings)
+
+
+def _document_errors(document: Any, ceilings: Ceilings | None) -> list[SettingsError]:
     errors = schema_errors(document)
     if errors:
         return errors

@@ -178,7 +178,10 @@ class SettingsEditor:
             ]
         resolved = self.source.resolve(layer)
         try:
-            return resolved, document_errors(resolved, self.ceilings) + self.admin_errors(resolved)
+            # the layer is checked as JSON within the limit above, and the deployment's
+            # layers were when the hub started
+            errors = document_errors(resolved, self.ceilings, max_bytes=None)
+            return resolved, errors + self.admin_errors(resolved)
         except RecursionError:
             return None, [SettingsError("", "the document is nested too deeply")]
 
