@@ -299,9 +299,12 @@ def _aggregate(
 def _cut_by_range(rs: float, re: float, now: float, longest: float) -> ColumnElement:
     """Sessions with time in ``[rs, re)`` that are not wholly inside it: cut by its start,
     by its end, or still running. Each branch is an index range scan."""
+    # the stop said as "stopped_at + 0": the same value, but not one the planner would read
+    # from the stop's index, which holds nearly every session stopped since the range began
+    stopped = _T.stopped_at + 0.0
     return or_(
-        and_(_T.started_at >= rs - longest - 1.0, _T.started_at < rs, _T.stopped_at > rs),
-        and_(_T.started_at >= max(rs, re - longest - 1.0), _T.started_at < re, _T.stopped_at > re),
+        and_(_T.started_at >= rs - longest - 1.0, _T.started_at < rs, stopped > rs),
+        and_(_T.started_at >= max(rs, re - longest - 1.0), _T.started_at < re, stopped > re),
         and_(_T.stopped_at.is_(None), _T.started_at < re, literal(now, Float) > rs),
     )
 
