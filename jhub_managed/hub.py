@@ -1030,7 +1030,7 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         c.JupyterHub.template_vars = tvars
     from .services.health.wiring import wire_hub_side
 
-    wire_hub_side(hub, c)
+    wire_hub_side(hub, c, snapshot)
     if "usage" in hub.services:
         from .services.usage.notice import hub_budget_notices
 

@@ -234,7 +234,7 @@ def test_spawner_report_records_fallbacks_and_refusals_and_writes_only_changes(t
 
 
 async def test_notice_starts_its_refresh_on_the_first_render_and_shows_only_text():
-    notice = HealthNotice(url="http://127.0.0.1:1", interval=60, db_url="sqlite://")
+    notice = HealthNotice(url="http://127.0.0.1:1", interval=60, settings=None)
     assert notice(None) == ""  # nothing known yet: no notice, and no wait
     assert notice._task is not None
     notice._task.cancel()

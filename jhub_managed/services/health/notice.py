@@ -2,8 +2,8 @@
 
 JupyterHub calls template variables on every page it renders, on its event loop, so the
 notice never asks anything then: the first render starts a background task that reads the
-health service's answer every ``interval`` seconds (and the branding's contact, in a thread)
-and keeps the text to show; a render only returns that text.
+health service's answer every ``interval`` seconds (and the branding's contact, from the
+hub's settings snapshot) and keeps the text to show; a render only returns that text.
 """
 
 from __future__ import annotations
@@ -33,25 +33,15 @@ def notice_text(failing: list[str], contact: str) -> str:
 class HealthNotice:
     """``jhm_health_notice``: the notice text, or ``""`` while every required check passes."""
 
-    def __init__(
-        self,
-        *,
-        url: str,
-        interval: float,
-        db_url: str,
-        operator_defaults: dict | None = None,
-        hub_values: dict | None = None,
-        base_url: str = "/",
-    ):
+    def __init__(self, *, url: str, interval: float, settings: Any, base_url: str = "/"):
         self.url = url
         self.base_url = base_url
         self.interval = max(1.0, float(interval))
-        self.db_url = db_url
-        self.layers = (operator_defaults or {}, hub_values or {})
+        #: the hub's settings snapshot (its ``current()`` reads no store), for the contact
+        self.settings = settings
         self.text = ""
         self.failing: list[str] = []
         self._task: asyncio.Task | None = None
-        self._source = None
 
     def __call__(self, user: Any = None) -> str:
         if self._task is None or self._task.done():
@@ -81,8 +71,7 @@ class HealthNotice:
         if not failing:
             self.failing, self.text = [], ""
             return
-        contact = await asyncio.to_thread(self._contact)
-        self.failing, self.text = failing, notice_text(failing, contact)
+        self.failing, self.text = failing, notice_text(failing, self._contact())
 
     async def failing_checks(self) -> list[str] | None:
         try:
@@ -101,15 +90,5 @@ class HealthNotice:
         return [c["name"] for c in checks if c.get("required") and not c.get("ok")]
 
     def _contact(self) -> str:
-        from ...store import SettingsStore
-        from ...store.source import SettingsSource
-
-        if self._source is None:
-            self._source = SettingsSource(
-                self.db_url, operator_defaults=self.layers[0], hub_values=self.layers[1], log=log
-            )
-            # a notice only reads: it must never migrate a store (a failing store check
-            # would then "heal" behind the operator's back)
-            self._source._store = SettingsStore(self.db_url, migrate=False)
-        branding = self._source.current().document.get("branding") or {}
+        branding = self.settings.current().document.get("branding") or {}
         return str(branding.get("contact") or "")

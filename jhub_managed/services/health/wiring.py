@@ -82,7 +82,7 @@ def hub_side_config(hub: ManagedHub, c: Config | None = None) -> dict[str, Any]:
     }
 
 
-def wire_hub_side(hub: ManagedHub, c: Config) -> None:
+def wire_hub_side(hub: ManagedHub, c: Config, snapshot: Any) -> None:
     """In the hub's process: where spawners report, and the notice on the hub's pages."""
     if "health" not in hub.services:
         spawnreport.configure(None)
@@ -100,8 +100,6 @@ def wire_hub_side(hub: ManagedHub, c: Config) -> None:
         url=health["url"],
         base_url=c.JupyterHub.get("base_url", "/") or "/",
         interval=hub.health_interval,
-        db_url=hub.db_url,
-        operator_defaults=hub.operator_defaults,
-        hub_values=hub.hub_values,
+        settings=snapshot,
     )
     c.JupyterHub.template_vars = tvars
