@@ -163,7 +163,8 @@ def fill(engine, count: int) -> float:
             sql = f"INSERT INTO jhm_usage_active_days (day, user_name) SELECT DISTINCT {first}, "
             sql += "user_name FROM jhm_usage_sessions WHERE billable ON CONFLICT DO NOTHING"
             connection.execute(text(sql))
-        # the weeks and months of those days, as the recorder writes them beside each day
+        # the weeks and months of those days (with each month's count of them), as the
+        # recorder writes them beside each day
         connection.execute(
             text(
                 "INSERT INTO jhm_usage_active_weeks (week, user_name) "
@@ -179,8 +180,8 @@ def fill(engine, count: int) -> float:
             )
         connection.execute(
             text(
-                "INSERT INTO jhm_usage_active_months (month, user_name) "
-                f"SELECT DISTINCT {month}, user_name FROM jhm_usage_active_days"
+                "INSERT INTO jhm_usage_active_months (month, user_name, days) "
+                f"SELECT {month}, user_name, count(*) FROM jhm_usage_active_days GROUP BY 1, 2"
             )
         )
     # the statistics and visibility map a store written over a year has from autovacuum

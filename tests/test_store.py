@@ -406,7 +406,12 @@ def test_upgrade_from_0002_fills_the_kept_figures_and_the_active_weeks_and_month
                 )
             connection.execute(
                 text("INSERT INTO jhm_usage_active_days (day, user_name) VALUES (:d, :u)"),
-                [{"d": day, "u": "ann"}, {"d": day + 1, "u": "ann"}, {"d": day + 2, "u": "bob"}],
+                [
+                    {"d": day, "u": "ann"},
+                    {"d": day + 1, "u": "ann"},
+                    {"d": day + 2, "u": "bob"},
+                    {"d": day + 3, "u": "ann"},
+                ],
             )
         upgrade(engine)
         with engine.connect() as connection:
@@ -420,7 +425,7 @@ def test_upgrade_from_0002_fills_the_kept_figures_and_the_active_weeks_and_month
                 text("SELECT week, user_name FROM jhm_usage_active_weeks ORDER BY 1, 2")
             ).all()
             months = connection.execute(
-                text("SELECT month, user_name FROM jhm_usage_active_months ORDER BY 1, 2")
+                text("SELECT month, user_name, days FROM jhm_usage_active_months ORDER BY 1, 2")
             ).all()
         assert [tuple(r) for r in figures] == [
             ("ann", 7200.0, 3600.0, 7200.0 * 1024, 0.0),  # the guarantee, else the limit
@@ -429,8 +434,12 @@ def test_upgrade_from_0002_fills_the_kept_figures_and_the_active_weeks_and_month
         ]
         # Saturday 31 October and Sunday 1 November are in the week of Monday 26 October;
         # Monday 2 November starts the next
-        assert [tuple(r) for r in weeks] == [(day - 5, "ann"), (day + 2, "bob")]
+        assert [tuple(r) for r in weeks] == [(day - 5, "ann"), (day + 2, "ann"), (day + 2, "bob")]
         # October for ann's first day; November (day + 1) for ann's second and bob's
-        assert [tuple(r) for r in months] == [(day - 30, "ann"), (day + 1, "ann"), (day + 1, "bob")]
+        assert [tuple(r) for r in months] == [
+            (day - 30, "ann", 1),
+            (day + 1, "ann", 2),  # Sunday 1 and Tuesday 3 November
+            (day + 1, "bob", 1),
+        ]
     finally:
         engine.dispose()

@@ -155,10 +155,13 @@ class UsageActiveWeek(Base):
 
 
 class UsageActiveMonth(Base):
-    """A user had billable server time in a calendar month (UTC), as :class:`UsageActiveWeek`."""
+    """A user had billable server time in a calendar month (UTC), on ``days`` of its days:
+    written with :class:`UsageActiveDay`, so that a month's active users and its active
+    user-days are counted from one row per user."""
 
     __tablename__ = "jhm_usage_active_months"
 
     #: the month's first day, in days since 1970-01-01
     month: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     user_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    days: Mapped[int] = mapped_column(Integer, default=0)

@@ -14,6 +14,7 @@ missed). Both are idempotent and may run in any order:
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -229,20 +230,32 @@ EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def _mark_active(connection, pairs: set[tuple[int, str]]) -> None:
-    """Record that these (day, user) had billable server time, and so their ISO weeks and
-    months (idempotent)."""
+    """Record that these (day, user) had billable server time (idempotent): the days not
+    recorded yet are added to their ISO weeks, and counted in their months."""
     if not pairs:
         return
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-    periods = (
-        (UsageActiveDay, "day", lambda day: day),
-        (UsageActiveWeek, "week", week_of),
-        (UsageActiveMonth, "month", month_of),
+    days = UsageActiveDay.__table__
+    new = connection.execute(
+        insert(days).on_conflict_do_nothing().returning(days.c.day, days.c.user_name),
+        [{"day": d, "user_name": u} for d, u in sorted(pairs)],
+    ).all()
+    if not new:
+        return
+    weeks = sorted({(week_of(day), user) for day, user in new})
+    connection.execute(
+        insert(UsageActiveWeek.__table__).on_conflict_do_nothing(),
+        [{"week": w, "user_name": u} for w, u in weeks],
     )
-    for model, column, period in periods:
-        rows = sorted({(period(day), user) for day, user in pairs})
-        statement = insert(model.__table__).on_conflict_do_nothing()
-        connection.execute(statement, [{column: p, "user_name": u} for p, u in rows])
+    months = Counter((month_of(day), user) for day, user in new)
+    statement = insert(UsageActiveMonth.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=["month", "user_name"],
+        set_={"days": UsageActiveMonth.__table__.c.days + statement.excluded.days},
+    )
+    connection.execute(
+        statement, [{"month": m, "user_name": u, "days": n} for (m, u), n in sorted(months.items())]
+    )
 
 
 def _active_pairs(user_name: str, started_at: float, ended_at: float, billable: bool):

@@ -476,11 +476,11 @@ def epoch_day(day: date) -> int:
 
 
 def _distinct_users(connection, first: date, last: date) -> int:
+    # a (day, user) row is there once: one day's users are its rows
+    users = func.count() if first == last else func.count(func.distinct(_D.user_name))
     return (
         connection.execute(
-            select(func.count(func.distinct(_D.user_name))).where(
-                _D.day >= epoch_day(first), _D.day <= epoch_day(last)
-            )
+            select(users).where(_D.day >= epoch_day(first), _D.day <= epoch_day(last))
         ).scalar()
         or 0
     )
@@ -599,6 +599,28 @@ def _summed_over_periods(connection, start: date, end: date, period: str, today:
     return int(total or 0)
 
 
+def _user_days(connection, start: date, end: date, today: date) -> int:
+    """Active (day, user) pairs of the range: the day counts of the months wholly in it,
+    and the rows of the days' table for the rest."""
+    months = _periods(start, end, "month")
+    whole = [p for p in months if _whole(*p, "month", today)]
+    total = 0
+    if whole:
+        lo, hi = epoch_day(whole[0][0]), epoch_day(whole[-1][0])
+        total += (
+            connection.execute(
+                select(func.sum(_M.days)).where(_M.month >= lo, _M.month <= hi)
+            ).scalar()
+            or 0
+        )
+    for first, last in months:
+        if (first, last) not in whole:
+            total += connection.execute(
+                select(func.count()).where(_D.day >= epoch_day(first), _D.day <= epoch_day(last))
+            ).scalar()
+    return int(total or 0)
+
+
 def active_users(engine: Engine, start: date, end: date, *, now: float | None = None) -> dict:
     """Average distinct active users per day, per ISO week and per month of the range, and
     the distinct users of the whole range (``total``). Periods are clipped to the range.
@@ -616,6 +638,8 @@ def active_users(engine: Engine, start: date, end: date, *, now: float | None = 
             periods = _periods(start, end, period)
             if len(periods) == 1:
                 summed = result["total"]  # one period: the range itself (e.g. a month)
+            elif period == "day":
+                summed = _user_days(connection, start, end, today)
             else:
                 summed = _summed_over_periods(connection, start, end, period, today)
             result[name] = round(summed / len(periods), 2)

@@ -31,13 +31,19 @@ def upgrade() -> None:
         "gpu_seconds = (stopped_at - started_at) * coalesce(gpu_limit, gpu_guarantee, 0.0) "
         "WHERE stopped_at IS NOT NULL"
     )
-    for table, column in (("jhm_usage_active_weeks", "week"), ("jhm_usage_active_months", "month")):
-        op.create_table(
-            table,
-            sa.Column(column, sa.Integer(), autoincrement=False, nullable=False),
-            sa.Column("user_name", sa.String(length=255), nullable=False),
-            sa.PrimaryKeyConstraint(column, "user_name"),
-        )
+    op.create_table(
+        "jhm_usage_active_weeks",
+        sa.Column("week", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("user_name", sa.String(length=255), nullable=False),
+        sa.PrimaryKeyConstraint("week", "user_name"),
+    )
+    op.create_table(
+        "jhm_usage_active_months",
+        sa.Column("month", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("user_name", sa.String(length=255), nullable=False),
+        sa.Column("days", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("month", "user_name"),
+    )
     # 1970-01-01 was a Thursday: (day + 3) % 7 is the days since Monday
     op.execute(
         "INSERT INTO jhm_usage_active_weeks (week, user_name) "
@@ -45,15 +51,16 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
-            "INSERT INTO jhm_usage_active_months (month, user_name) "
-            "SELECT DISTINCT date_trunc('month', DATE '1970-01-01' + day)::date "
-            "- DATE '1970-01-01', user_name FROM jhm_usage_active_days"
+            "INSERT INTO jhm_usage_active_months (month, user_name, days) "
+            "SELECT date_trunc('month', DATE '1970-01-01' + day)::date - DATE '1970-01-01', "
+            "user_name, count(*) FROM jhm_usage_active_days GROUP BY 1, 2"
         )
     else:
         op.execute(
-            "INSERT INTO jhm_usage_active_months (month, user_name) "
-            "SELECT DISTINCT CAST(julianday(date(day * 86400, 'unixepoch', 'start of month')) "
-            "- 2440587.5 AS INTEGER), user_name FROM jhm_usage_active_days"
+            "INSERT INTO jhm_usage_active_months (month, user_name, days) "
+            "SELECT CAST(julianday(date(day * 86400, 'unixepoch', 'start of month')) "
+            "- 2440587.5 AS INTEGER), user_name, count(*) FROM jhm_usage_active_days "
+            "GROUP BY 1, 2"
         )
 
 
