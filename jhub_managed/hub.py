@@ -658,6 +658,12 @@ class ManagedHub(Configurable):
         facts = {k: v for k, v in values.items() if k in HUB_FACTS}
         return _validated(f"${CONFIG_ENV}", lambda: cls(config=config, **facts))
 
+    @classmethod
+    def from_config(cls, config: Config) -> ManagedHub:
+        """The options in ``c.ManagedHub`` of a hub configured without :func:`configure`
+        (a spawner configured by hand); a wrong one is a :class:`ConfigureError`."""
+        return _validated("c.ManagedHub", lambda: cls(config=config))
+
     def with_options(self, where: str, **values: Any) -> ManagedHub:
         """A copy of these options with ``values`` over them, validated as at hub start."""
         config = Config({"ManagedHub": {**self.option_values(), **values}})

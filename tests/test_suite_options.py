@@ -74,6 +74,9 @@ def test_a_spawner_configured_by_hand_reads_c_managed_hub(tmp_path):
     assert spawner.managed_hub.db_url == db_url
     assert spawner.operator_ceilings.gpu_limit == 1
     assert spawner.usage_events is True
+    c.ManagedHub.hub_name = "Not A Name"
+    with pytest.raises(ConfigureError, match=r"^c.ManagedHub: hub_name 'Not A Name' must be"):
+        ManagedLocalSpawner(config=c)
 
 
 def test_options_set_on_the_spawner_before_configure_become_the_hubs(tmp_path):

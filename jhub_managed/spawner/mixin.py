@@ -47,28 +47,31 @@ class ManagedSpawnerMixin(Configurable):
         ManagedHub,
         config=True,
         help="""The suite's options (:class:`jhub_managed.hub.ManagedHub`): the store, the
-        settings layers, the operator's ceilings, the hub's name and what hub admins may
-        override.
+        settings layers, the operator's ceilings, the hub's name, what hub admins may
+        override and the shared directory.
 
         Set by :func:`jhub_managed.hub.configure` to the object it made, which the hub's
         services rebuild from their environment: the options are declared and checked once.
         For a spawner configured by hand, made from ``c.ManagedHub.<option>``. The options
         this class used to take itself (``settings_db_url``, ``hub_name``,
-        ``operator_defaults``, ``hub_values``, ``ceilings``, ``hub_admin_override_keys``)
-        are deprecated; when still set, they are put over these, checked the same way.
+        ``operator_defaults``, ``hub_values``, ``ceilings``, ``hub_admin_override_keys``,
+        ``shared_storage``) are deprecated; when still set, they are put over these,
+        checked the same way.
         """,
     )
 
     @default("managed_hub")
     def _default_managed_hub(self):
-        return ManagedHub(config=self.config)
+        return ManagedHub.from_config(self.config)
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
+        # made now for a spawner configured by hand: a wrong option stops it here
+        hub = self.managed_hub
         sections = [cls.__name__ for cls in reversed(type(self).__mro__)]
         legacy = legacy_spawner_options(self.config, sections)
         if legacy:
-            self.managed_hub = self.managed_hub.with_spawner_options(legacy, self.log)
+            self.managed_hub = hub.with_spawner_options(legacy, self.log)
 
     settings_snapshot = Instance(
         SettingsSnapshot,
