@@ -63,7 +63,7 @@ async def test_spawn_block(block, kube_emulator, test_kubelet, hub_app, tmp_path
     }
     if kind == "managed":
         spawner_class = ManagedKubeSpawner
-        spawner_config = {"ManagedKubeSpawner": {**common, "settings_db_url": url}}
+        spawner_config = {"ManagedKubeSpawner": common, "ManagedHub": {"db_url": url}}
     else:
         spawner_class = KubeSpawner
         spawner_config = {"KubeSpawner": {**common, "profile_list": SETTINGS["profiles"]}}
@@ -104,7 +104,10 @@ async def test_spawner_work(kube_emulator, tmp_path):
     # the hub's one snapshot, as configure() makes it at hub start
     snapshot = SettingsSnapshot(SettingsSource(url), interval=5)
     managed_config = Config(
-        {"ManagedKubeSpawner": {**base, "settings_db_url": url, "settings_snapshot": snapshot}}
+        {
+            "ManagedKubeSpawner": {**base, "settings_snapshot": snapshot},
+            "ManagedHub": {"db_url": url},
+        }
     )
     plain_config = Config({"KubeSpawner": {**base, "profile_list": SETTINGS["profiles"]}})
     options = {"profile": "small"}

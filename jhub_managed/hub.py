@@ -8,6 +8,10 @@
 Every option is a trait of :class:`ManagedHub`; the same names can be set as
 ``c.ManagedHub.<name>`` before the call. A wrong name or value stops the hub at start with
 one clear message.
+
+The :class:`ManagedHub` that ``configure()`` makes is the suite's one set of options: the
+managed spawners read that same object, and the hub's services rebuild it from
+``$JHUB_MANAGED_CONFIG`` through the same validation (:meth:`ManagedHub.from_environment`).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import os
 import re
 import socket
 import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from traitlets import Bool, Dict, Float, List, Unicode, default, validate
+from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, validate
 from traitlets import Integer as Int
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import LazyConfigValue
@@ -68,6 +73,8 @@ AUTHENTICATORS = {
     "cilogon": "jhub_managed.authenticators.ManagedCILogonOAuthenticator",
     "generic": "jhub_managed.authenticators.ManagedGenericOAuthenticator",
 }
+#: the environment variable in which the hub hands its services the suite's options
+CONFIG_ENV = "JHUB_MANAGED_CONFIG"
 _HUB_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
@@ -172,6 +179,11 @@ class ManagedHub(Configurable):
     @default("data_dir")
     def _default_data_dir(self):
         return os.getcwd()
+
+    @validate("data_dir")
+    def _absolute_data_dir(self, proposal):
+        # the services run from another directory: they are told where it is, whole
+        return os.path.abspath(proposal.value)
 
     db_url = Unicode(
         config=True,
@@ -489,16 +501,6 @@ class ManagedHub(Configurable):
             raise ConfigureError("health_min_free_percent is a percentage, at most 100")
         return value
 
-    def health_config(self, c: Config | None = None) -> dict[str, Any]:
-        """What the health service needs to know, as it goes into ``$JHUB_MANAGED_CONFIG``.
-
-        ``c`` is the hub's configuration, read for the spawner's Kubernetes client settings
-        and the identity provider's URL.
-        """
-        from .services.health.wiring import hub_side_config
-
-        return hub_side_config(self, c)
-
     # -- usage: sessions, reports, budgets and metrics (services/usage/) ---------------------
 
     usage_poll_interval = Int(
@@ -572,23 +574,125 @@ class ManagedHub(Configurable):
         the usage metrics without being hub admins.""",
     )
 
-    def usage_config(self) -> dict[str, Any]:
-        """What the usage service needs to know (in ``$JHUB_MANAGED_CONFIG``)."""
+    # -- what the hub's process knows and its services cannot see ---------------------------
+    # Not options: found at hub start in the hub's configuration and environment, and handed
+    # to the services with the options (see HUB_FACTS).
+
+    staff_group = Unicode(
+        help="""The managed authenticators' group of the operator's staff
+        (``c.ManagedAuthenticatorMixin.staff_group``), whom usage figures leave out."""
+    )
+
+    @default("staff_group")
+    def _default_staff_group(self):
         authenticator = self.config.get("ManagedAuthenticatorMixin") or {}
-        return {
-            "poll_interval": self.usage_poll_interval,
-            "rate_card": self.usage_rate_card,
-            "budgets": self.usage_budgets,
-            "split_groups": self.usage_split_groups,
-            "per_user_metrics": self.usage_per_user_metrics,
-            "scope": USAGE_SCOPE,
-            # staff and the check user are kept out of billing: named as the managed
-            # authenticators name them
-            "staff_group": authenticator.get("staff_group", "staff"),
-            "check_user": self.health_check_user,
-            # jupyterhub_user_group_info's namespace label: the hub pod's namespace
-            "namespace": os.environ.get("POD_NAMESPACE") or self.hub_name,
-        }
+        return authenticator.get("staff_group", "staff")
+
+    metrics_namespace = Unicode(
+        help="""The ``namespace`` label of the usage metrics: the hub pod's namespace
+        (``$POD_NAMESPACE``), else ``hub_name``."""
+    )
+
+    @default("metrics_namespace")
+    def _default_metrics_namespace(self):
+        return os.environ.get("POD_NAMESPACE") or self.hub_name
+
+    identity_provider_url = Unicode(
+        help="""What the ``identity-provider`` health check fetches: ``health_idp_url``, else
+        derived from the authenticator's configuration."""
+    )
+
+    @default("identity_provider_url")
+    def _default_identity_provider_url(self):
+        from .services.health.wiring import identity_provider_url
+
+        return identity_provider_url(self, self.config)
+
+    kube_client = Dict(
+        help="""KubeSpawner's own client settings (``k8s_api_*``) for the ``spawner-backend``
+        health check; empty on other spawners."""
+    )
+
+    @default("kube_client")
+    def _default_kube_client(self):
+        from .services.health.wiring import kube_client_config
+
+        return kube_client_config(self.config) if self.spawner == "kube" else {}
+
+    #: option sets adopted from spawner classes (with_spawner_options), one per distinct set
+    _spawner_copies = Dict()
+
+    def __deepcopy__(self, memo: dict) -> ManagedHub:
+        # one per hub process: traitlets copies each config value a spawner loads, and every
+        # spawner must read this same object
+        return self
+
+    # -- the one set of options, in the services' environment ---------------------------------
+
+    def option_values(self) -> dict[str, Any]:
+        """Every option (each config trait) by name, as JSON takes it."""
+        return {name: getattr(self, name) for name in sorted(self.class_own_traits(config=True))}
+
+    def service_config(self) -> str:
+        """``$JHUB_MANAGED_CONFIG``: every option and :data:`HUB_FACTS`, as a JSON object."""
+        values = self.option_values()
+        values.update({name: getattr(self, name) for name in HUB_FACTS})
+        return json.dumps(values, sort_keys=True)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ManagedHub:
+        """The hub's options, rebuilt in a service from ``$JHUB_MANAGED_CONFIG`` through the
+        same validation as at hub start. Raises :class:`ConfigureError` naming a wrong one."""
+        raw = environ.get(CONFIG_ENV, "")
+        try:
+            values = json.loads(raw) if raw.strip() else {}
+        except ValueError as e:
+            raise ConfigureError(f"${CONFIG_ENV} is not JSON: {e}") from None
+        if not isinstance(values, dict):
+            raise ConfigureError(f"${CONFIG_ENV} must be a JSON object of options")
+        options = set(cls.class_own_traits(config=True))
+        unknown = sorted(set(values) - options - set(HUB_FACTS))
+        if unknown:
+            raise ConfigureError(f"${CONFIG_ENV}: unknown option {unknown[0]!r}")
+        config = Config({"ManagedHub": {k: v for k, v in values.items() if k in options}})
+        facts = {k: v for k, v in values.items() if k in HUB_FACTS}
+        return _validated(f"${CONFIG_ENV}", lambda: cls(config=config, **facts))
+
+    @classmethod
+    def from_config(cls, config: Config) -> ManagedHub:
+        """The options in ``c.ManagedHub`` of a hub configured without :func:`configure`
+        (a spawner configured by hand); a wrong one is a :class:`ConfigureError`."""
+        return _validated("c.ManagedHub", lambda: cls(config=config))
+
+    def with_options(self, where: str, **values: Any) -> ManagedHub:
+        """A copy of these options with ``values`` over them, validated as at hub start."""
+        config = Config({"ManagedHub": {**self.option_values(), **values}})
+        facts = {name: getattr(self, name) for name in HUB_FACTS}
+        return _validated(where, lambda: type(self)(config=config, **facts))
+
+    def with_spawner_options(
+        self, legacy: Mapping[str, tuple[str, Any]], log: logging.Logger
+    ) -> ManagedHub:
+        """These options with those set on a spawner class after :func:`configure` (or
+        without it) over them, as :func:`legacy_spawner_options` finds them: deprecated,
+        checked one by one, and warned about once per hub for each such set."""
+        key = json.dumps(
+            {option: [where, value] for option, (where, value) in legacy.items()},
+            sort_keys=True,
+            default=repr,
+        )
+        adopted = self._spawner_copies.get(key)
+        if adopted is None:
+            adopted = self
+            for option, (where, value) in legacy.items():
+                adopted = adopted.with_options(where, **{option: value})
+            log.warning(
+                "%s: deprecated; set %s with configure() or c.ManagedHub",
+                ", ".join(where for where, _ in legacy.values()),
+                ", ".join(legacy),
+            )
+            self._spawner_copies[key] = adopted
+        return adopted
 
     # -- the hub's settings snapshot ----------------------------------------------------------
 
@@ -635,25 +739,7 @@ class ManagedHub(Configurable):
 
     def service_environment(self) -> dict[str, str]:
         return {
-            "JHUB_MANAGED_CONFIG": json.dumps(
-                {
-                    "hub_name": self.hub_name,
-                    "db_url": self.db_url,
-                    # where each service keeps its cookie secret
-                    "data_dir": os.path.abspath(self.data_dir),
-                    "operator_defaults": self.operator_defaults,
-                    "hub_values": self.hub_values,
-                    "ceilings": self.ceilings,
-                    "hub_admin_override_keys": list(self.hub_admin_override_keys),
-                    "settings_scope": SETTINGS_SCOPE,
-                    # so that the settings service's preview shows what this spawner shows
-                    "spawner": self.spawner,
-                    # left out of usage figures
-                    "health_check_user": self.health_check_user,
-                    "health": self.health_config(),
-                    "usage": self.usage_config(),
-                }
-            ),
+            CONFIG_ENV: self.service_config(),
             "PYTHONUNBUFFERED": "1",
             **_kubernetes_environment(),
             **self.extra_service_environment,
@@ -805,6 +891,21 @@ class ManagedHub(Configurable):
         ]
 
 
+#: what the services are told besides the options (see ManagedHub.service_config)
+HUB_FACTS = ("staff_group", "metrics_namespace", "identity_provider_url", "kube_client")
+
+
+def _validated(where: str, make: Any) -> Any:
+    """``make()``, with a wrong value of any option as one :class:`ConfigureError` that says
+    ``where`` the options came from."""
+    try:
+        return make()
+    except (ConfigureError, TraitError) as e:  # TraitError: a wrong type
+        message = str(e)
+        option = where.rsplit(".", 1)[-1]
+        raise ConfigureError(f"{where}: {message.removeprefix(option + ': ')}") from None
+
+
 def _kubernetes_environment() -> dict[str, str]:
     """What KubeSpawner's client reads from the environment, for the health service's
     ``spawner-backend`` check (JupyterHub passes services only a few variables)."""
@@ -846,28 +947,59 @@ def _merge_roles(existing: list[dict], ours: list[dict]) -> list[dict]:
     return list(by_name.values())
 
 
-#: where a hub's configuration may set ceilings on the spawner directly
+#: the suite's options a managed spawner class took itself before they were ManagedHub's
+#: alone (spawner option -> ManagedHub option); still adopted from a hub's config, deprecated
+SPAWNER_LEGACY_OPTIONS = {
+    "settings_db_url": "db_url",
+    "hub_name": "hub_name",
+    "operator_defaults": "operator_defaults",
+    "hub_values": "hub_values",
+    "ceilings": "ceilings",
+    "hub_admin_override_keys": "hub_admin_override_keys",
+    "shared_storage": "shared_storage",
+}
+#: where a hub's configuration may have set them
 SPAWNER_SECTIONS = ("ManagedSpawnerMixin", "ManagedKubeSpawner", "ManagedLocalSpawner")
 
 
-def _adopt_spawner_ceilings(c: Config, hub: ManagedHub) -> None:
-    """Ceilings set on a managed spawner class (``c.ManagedKubeSpawner.ceilings``) are
-    checked now, at hub start, not at the first spawn; the hub's services use them too."""
-    for section in SPAWNER_SECTIONS:
-        if section not in c or "ceilings" not in c[section]:
+def legacy_spawner_options(c: Config, sections: Iterable[str]) -> dict[str, tuple[str, Any]]:
+    """The suite's options set on spawner classes (``c.ManagedKubeSpawner.ceilings``), by
+    ManagedHub option: where each was set and its value (a later section wins)."""
+    found: dict[str, tuple[str, Any]] = {}
+    for section in sections:
+        if section not in c:
             continue
-        value = c[section].ceilings
-        try:
-            Ceilings.from_config(value)
-        except (ValueError, TypeError, re.error) as e:
-            raise ConfigureError(f"c.{section}.ceilings: {e}") from None
-        if not hub.ceilings:
-            hub.ceilings = dict(value)
-        elif dict(value) != hub.ceilings:
-            raise ConfigureError(
-                f"c.{section}.ceilings and configure(ceilings=...) differ: set the ceilings "
-                "once, with configure()"
-            )
+        for name, option in SPAWNER_LEGACY_OPTIONS.items():
+            if name in c[section]:
+                found[option] = (f"c.{section}.{name}", c[section][name])
+    return found
+
+
+def _adopt_spawner_options(c: Config, hub: ManagedHub, given: set[str]) -> None:
+    """The suite's options set on a managed spawner class (``c.ManagedKubeSpawner.ceilings``)
+    become the hub's: checked now, at hub start, and used by the services too. Taken from the
+    spawner's section, so that spawners read them from the hub's one set of options."""
+    log = logging.getLogger("JupyterHub")
+    for section in SPAWNER_SECTIONS:
+        if section not in c:
+            continue
+        for name, option in SPAWNER_LEGACY_OPTIONS.items():
+            if name not in c[section]:
+                continue
+            where = f"c.{section}.{name}"
+            value = c[section].pop(name)
+            if isinstance(value, LazyConfigValue):  # .update() or .append() on no value yet
+                value = value.get_value(getattr(hub, option))
+            if option in given:
+                if value != getattr(hub, option):
+                    raise ConfigureError(
+                        f"{where} and configure({option}=...) differ: set the {option} once, "
+                        "with configure()"
+                    )
+                continue
+            _validated(where, lambda option=option, value=value: setattr(hub, option, value))
+            given.add(option)
+            log.warning("%s is deprecated: set %s with configure() instead", where, option)
 
 
 #: where a z2jh hub's configuration sets its profiles (``singleuser.profileList``)
@@ -954,7 +1086,8 @@ def configure(c: Config, **options: Any) -> ManagedHub:
         raise
     except Exception as e:  # traitlets' TraitError for a wrong type
         raise ConfigureError(f"configure(): {e}") from None
-    _adopt_spawner_ceilings(c, hub)
+    given = set(options) | set(c["ManagedHub"] if "ManagedHub" in c else ())
+    _adopt_spawner_options(c, hub, given)
     hub.check_settings_layers()
     _adopt_config_profile_list(c, hub)
 
@@ -975,15 +1108,8 @@ def configure(c: Config, **options: Any) -> ManagedHub:
     for cls in ("ManagedKubeSpawner", "ManagedLocalSpawner"):
         section = c[cls]
         section.settings_snapshot = snapshot
-        section.settings_db_url = hub.db_url
-        section.operator_defaults = hub.operator_defaults
-        section.hub_values = hub.hub_values
-        section.ceilings = hub.ceilings
-        section.hub_admin_override_keys = list(hub.hub_admin_override_keys)
-        section.hub_name = hub.hub_name
-        section.usage_events = "usage" in hub.services
-    if hub.shared_storage:
-        c.ManagedKubeSpawner.shared_storage = hub.shared_storage
+        # the spawners read this same object: the options are declared and checked once
+        section.managed_hub = hub
     if hub.home_storage:
         home = hub.home_storage
         c.KubeSpawner.storage_pvc_ensure = True

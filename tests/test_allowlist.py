@@ -15,7 +15,7 @@ import copy
 import pytest
 from traitlets.config import Config
 
-from jhub_managed.hub import ConfigureError, configure
+from jhub_managed.hub import ConfigureError, ManagedHub, configure
 from jhub_managed.services.config.editor import SaveRefused, SettingsEditor
 from jhub_managed.settings import Ceilings, document_errors
 from jhub_managed.settings.allowlist import (
@@ -287,12 +287,12 @@ def test_wrong_widening_is_a_clear_error_at_start(tmp_path, keys):
 def test_the_widening_reaches_the_services_and_the_spawners(tmp_path):
     c = Config()
     configure(c, data_dir=str(tmp_path), hub_admin_override_keys=["tolerations"])
-    assert c.ManagedKubeSpawner.hub_admin_override_keys == ["tolerations"]
-    assert c.ManagedLocalSpawner.hub_admin_override_keys == ["tolerations"]
+    assert c.ManagedKubeSpawner.managed_hub.hub_admin_override_keys == ["tolerations"]
+    assert c.ManagedLocalSpawner.managed_hub.hub_admin_override_keys == ["tolerations"]
     config = next(s for s in c.JupyterHub.services if s["name"] == "config")
-    assert (
-        '"hub_admin_override_keys": ["tolerations"]' in config["environment"]["JHUB_MANAGED_CONFIG"]
-    )
+    assert ManagedHub.from_environment(config["environment"]).hub_admin_override_keys == [
+        "tolerations"
+    ]
 
 
 def test_a_restore_of_a_version_with_a_refused_key_is_refused_and_restores_nothing(source):

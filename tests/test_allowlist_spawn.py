@@ -40,16 +40,15 @@ def store_directly(db_url: str, document: dict) -> None:
     store.dispose()
 
 
-def spawner_for(kube_emulator, db_url: str, **extra) -> ManagedKubeSpawner:
+def spawner_for(kube_emulator, db_url: str, **suite) -> ManagedKubeSpawner:
+    """A spawner configured by hand: the suite's options in ``c.ManagedHub``."""
     config = Config(
         {
+            "ManagedHub": {"db_url": db_url, "hub_name": "spawn-test", **suite},
             "ManagedKubeSpawner": {
                 **kube_emulator.spawner_config(),
-                "settings_db_url": db_url,
-                "hub_name": "spawn-test",
                 "cmd": ["jupyterhub-singleuser"],
-                **extra,
-            }
+            },
         }
     )
     return ManagedKubeSpawner(_mock=True, user=_user("mallory", []), config=config)

@@ -4,12 +4,11 @@ options of ``configure()``, the spawner report and the notice."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import pytest
 from traitlets.config import Config
 
-from jhub_managed.hub import ConfigureError, configure
+from jhub_managed.hub import ConfigureError, ManagedHub, configure
 from jhub_managed.services.health import spawnreport
 from jhub_managed.services.health.catalog import CHECKS, DEFAULT_REQUIRED
 from jhub_managed.services.health.checks import CHECK_FUNCTIONS, scrub
@@ -20,6 +19,7 @@ from jhub_managed.services.health.schedule import (
     Schedule,
     ScheduledCheck,
 )
+from jhub_managed.services.health.wiring import health_options
 
 
 def test_every_check_has_a_function_and_a_description():
@@ -144,14 +144,15 @@ def test_configure_passes_health_options_to_the_service(tmp_path):
         health_min_free_percent=12.5,
         health_idp_url="https://idp.example.org/.well-known/openid-configuration",
     )
-    env = json.loads(_services(c)["health"]["environment"]["JHUB_MANAGED_CONFIG"])
-    health = env["health"]
+    # as the health service reads its options from its environment
+    hub = ManagedHub.from_environment(_services(c)["health"]["environment"])
+    health = health_options(hub)
     assert health["required"] == ["hub-api", "spawner-backend"]
     assert health["interval"] == 15 and health["timeouts"] == {"spawner-backend": 2}
     assert health["min_free_percent"] == 12.5
     assert health["kube"]["host"] == "https://10.0.0.1:6443"
     assert health["idp_url"].startswith("https://idp.example.org/")
-    assert env["health_check_user"] == "jhub-managed-health-check"
+    assert hub.health_check_user == "jhub-managed-health-check"
     assert c.ManagedAuthenticatorMixin.health_check_user == "jhub-managed-health-check"
     roles = {r["name"]: r for r in c.JupyterHub.load_roles}
     service_scopes = roles["jhub-managed-health-service"]["scopes"]
@@ -190,8 +191,8 @@ def test_identity_provider_url_from_the_authenticator(
     for key, value in settings.items():
         c[section][key] = value
     configure(c, spawner="local", authenticator=authenticator, data_dir=str(tmp_path))
-    env = json.loads(_services(c)["health"]["environment"]["JHUB_MANAGED_CONFIG"])
-    assert env["health"]["idp_url"] == expected
+    hub = ManagedHub.from_environment(_services(c)["health"]["environment"])
+    assert hub.identity_provider_url == expected
 
 
 @pytest.mark.parametrize(

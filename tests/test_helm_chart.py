@@ -175,10 +175,10 @@ def test_the_images_config_file_configures_the_hub_from_the_values(
     assert services["health"]["url"] == "http://hub:10103"
     assert "--ip=0.0.0.0" in services["health"]["command"]
     # the password from the Secret's environment variable, not from the values
-    assert c.ManagedKubeSpawner.settings_db_url == (
+    assert c.ManagedKubeSpawner.managed_hub.db_url == (
         "postgresql+psycopg://jhub_managed:from-the-secret@fleet-db.databases.svc:5432/jhub_managed"
     )
-    assert c.ManagedKubeSpawner.hub_name == name
+    assert c.ManagedKubeSpawner.managed_hub.hub_name == name
     assert c.ManagedAuthenticatorMixin.staff_users == {"ops-alice"}
 
 

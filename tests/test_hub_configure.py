@@ -7,7 +7,7 @@ import re
 import pytest
 from traitlets.config import Config
 
-from jhub_managed.hub import SETTINGS_SCOPE, ConfigureError, configure
+from jhub_managed.hub import SETTINGS_SCOPE, ConfigureError, ManagedHub, configure
 
 
 def test_wires_spawner_authenticator_services_roles_templates(tmp_path):
@@ -31,7 +31,9 @@ def test_wires_spawner_authenticator_services_roles_templates(tmp_path):
     assert services["config"]["url"] == "http://127.0.0.1:10101"
     assert services["config"]["command"][1:3] == ["-m", "jhub_managed.services.config"]
     assert services["config"]["oauth_client_allowed_scopes"] == [SETTINGS_SCOPE]
-    assert "sqlite:///" in services["health"]["environment"]["JHUB_MANAGED_CONFIG"]
+    assert ManagedHub.from_environment(services["health"]["environment"]).db_url.startswith(
+        "sqlite:///"
+    )
     assert SETTINGS_SCOPE in c.JupyterHub.custom_scopes
 
     roles = {r["name"]: r for r in c.JupyterHub.load_roles}
@@ -45,7 +47,7 @@ def test_wires_spawner_authenticator_services_roles_templates(tmp_path):
         # (the health service may start and stop its check user's server, nobody else's)
         unfiltered = [s for s in scopes if not s.endswith("!user=jhub-managed-health-check")]
         assert not any(s.startswith(("admin", "tokens", "servers")) for s in unfiltered)
-    assert c.ManagedLocalSpawner.hub_name == "physics"
+    assert c.ManagedLocalSpawner.managed_hub.hub_name == "physics"
     assert c.JupyterHub.template_paths[0].endswith("templates/hub")
     assert callable(c.JupyterHub.template_vars["announcement_login"])
 
@@ -144,7 +146,7 @@ def test_storage_options_set_kubespawner_storage(tmp_path):
     assert c.KubeSpawner.storage_pvc_ensure is True
     assert c.KubeSpawner.storage_capacity == "5Gi"
     assert "storage_class" not in c.KubeSpawner
-    assert c.ManagedKubeSpawner.shared_storage == {"pvc": "shared"}
+    assert c.ManagedKubeSpawner.managed_hub.shared_storage == {"pvc": "shared"}
 
 
 # -- a profile_list already in the config (z2jh's singleuser.profileList) --------------------
@@ -165,11 +167,10 @@ Z2JH_PROFILES = [
 ]
 
 
-def _service_config(c) -> dict:
-    import json
-
+def _service_config(c) -> ManagedHub:
+    """The options as the settings service reads them from its environment."""
     services = {s["name"]: s for s in c.JupyterHub.services}
-    return json.loads(services["config"]["environment"]["JHUB_MANAGED_CONFIG"])
+    return ManagedHub.from_environment(services["config"]["environment"])
 
 
 @pytest.mark.parametrize("section", ["KubeSpawner", "ManagedKubeSpawner"])
@@ -182,8 +183,8 @@ def test_a_config_profile_list_is_the_hubs_starting_profiles_everywhere(tmp_path
     assert [p["slug"] for p in profiles] == ["default", "big-machine"]
     assert profiles[0]["default"] is True
     # the settings service shows what users are offered, operator-only keys included
-    assert _service_config(c)["hub_values"]["profiles"] == profiles
-    assert c.ManagedKubeSpawner.hub_values["profiles"] == profiles
+    assert _service_config(c).hub_values["profiles"] == profiles
+    assert c.ManagedKubeSpawner.managed_hub.hub_values["profiles"] == profiles
     assert Z2JH_PROFILES[1].get("slug") is None  # the config's own value is not changed
 
 
@@ -222,7 +223,7 @@ def test_a_callable_config_profile_list_is_left_to_the_spawner(tmp_path):
     c.KubeSpawner.profile_list = lambda spawner: Z2JH_PROFILES
     hub = configure(c, spawner="kube", data_dir=str(tmp_path))
     assert "profiles" not in hub.hub_values
-    assert "profiles" not in _service_config(c)["hub_values"]
+    assert "profiles" not in _service_config(c).hub_values
 
 
 @pytest.mark.parametrize(

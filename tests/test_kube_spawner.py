@@ -98,11 +98,11 @@ async def kube_hub(kube_emulator, test_kubelet, hub_app, settings_db_url, tmp_pa
         # The proxy's pid file defaults to the working directory, and a hub starting
         # there stops the proxy it names: another test session's.
         "ConfigurableHTTPProxy": {"pid_file": str(tmp_path / "jupyterhub-proxy.pid")},
+        # a spawner configured by hand, without configure(): the suite's options here
+        "ManagedHub": {"db_url": settings_db_url, "hub_name": HUB_NAME},
         "ManagedKubeSpawner": {
             **kube_emulator.spawner_config(),
             **test_kubelet.spawner_config(),
-            "settings_db_url": settings_db_url,
-            "hub_name": HUB_NAME,
             # bounds for a loaded machine; a spawn takes 5-15 s here
             "start_timeout": 60,
             "http_timeout": 60,

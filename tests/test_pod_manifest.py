@@ -16,6 +16,7 @@ import pytest
 from tornado import web
 from traitlets.config import Config
 
+from jhub_managed.hub import ManagedHub
 from jhub_managed.settings import document_errors
 from jhub_managed.spawner import ManagedKubeSpawner
 from jhub_managed.store import SettingsStore
@@ -144,16 +145,21 @@ async def _spawner(kube_emulator, settings_db_url, name, groups, admin=False, **
     # stored copy of the same profile keeps as they are (a profile_list from the config is
     # the operator's starting profiles instead)
     operator = {} if "profile_list" in extra else {"hub_values": SETTINGS}
+    # a spawner configured by hand: the suite's options in c.ManagedHub, kubespawner's here
+    suite = {k: extra.pop(k) for k in list(extra) if k in ManagedHub.class_own_traits(config=True)}
     config = Config(
         {
-            "ManagedKubeSpawner": {
-                **kube_emulator.spawner_config(),
-                "settings_db_url": settings_db_url,
+            "ManagedHub": {
+                "db_url": settings_db_url,
                 **operator,
                 "hub_name": HUB_NAME,
+                **suite,
+            },
+            "ManagedKubeSpawner": {
+                **kube_emulator.spawner_config(),
                 "cmd": ["jupyterhub-singleuser"],
                 **extra,
-            }
+            },
         }
     )
     return ManagedKubeSpawner(_mock=True, user=_user(name, groups, admin), config=config)

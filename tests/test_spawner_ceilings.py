@@ -4,12 +4,10 @@ says which."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from traitlets.config import Config
 
-from jhub_managed.hub import ConfigureError, configure
+from jhub_managed.hub import ConfigureError, ManagedHub, configure
 from jhub_managed.spawner import ManagedLocalSpawner
 
 
@@ -32,9 +30,9 @@ def test_a_right_value_is_the_hubs_ceilings_for_spawners_and_services(tmp_path):
     c.ManagedKubeSpawner.ceilings = {"cpu_limit": 2}
     hub = configure(c, data_dir=str(tmp_path))
     assert hub.ceilings == {"cpu_limit": 2}
-    assert c.ManagedLocalSpawner.ceilings == {"cpu_limit": 2}
+    assert ManagedLocalSpawner(config=c).operator_ceilings.cpu_limit == 2
     config = next(s for s in c.JupyterHub.services if s["name"] == "config")
-    assert json.loads(config["environment"]["JHUB_MANAGED_CONFIG"])["ceilings"] == {"cpu_limit": 2}
+    assert ManagedHub.from_environment(config["environment"]).ceilings == {"cpu_limit": 2}
 
 
 def test_two_different_ceilings_are_refused(tmp_path):

@@ -42,7 +42,7 @@ class ReadersReport(pages.ReportPage):
 @pytest.fixture
 async def usage_app(tmp_path, monkeypatch):
     db_url = f"sqlite:///{tmp_path / 'usage.sqlite'}"
-    config = {"db_url": db_url, "usage": {"budgets": {"physics": {"server_hours": 10}}}}
+    config = {"db_url": db_url, "usage_budgets": {"physics": {"server_hours": 10}}}
     monkeypatch.setenv("JHUB_MANAGED_CONFIG", json.dumps(config))
     monkeypatch.setenv("JUPYTERHUB_API_URL", f"http://127.0.0.1:{free_port()}/hub/api")
     monkeypatch.setenv("JUPYTERHUB_API_TOKEN", "not-a-real-token")

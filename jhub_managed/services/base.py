@@ -27,9 +27,10 @@ from jupyterhub.utils import url_path_join
 from tornado import httputil, web
 from tornado.httpserver import HTTPServer
 from tornado.log import access_log
-from traitlets import Dict, Integer, Unicode, default
+from traitlets import Instance, Integer, Unicode, default
 from traitlets.config import Application
 
+from ..hub import ConfigureError, ManagedHub
 from .listen import take as take_early_socket
 
 HUB_TEMPLATES = os.path.join(DATA_FILES_PATH, "templates")
@@ -61,14 +62,6 @@ class JSONLogFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
-
-
-def managed_config() -> dict[str, Any]:
-    """The suite's settings the hub passes to its services (``$JHUB_MANAGED_CONFIG``)."""
-    raw = os.environ.get("JHUB_MANAGED_CONFIG", "")
-    if not raw:
-        return {}
-    return json.loads(raw)
 
 
 #: a hex key (at least 32 bytes) from which every service's cookie secret is derived
@@ -461,7 +454,7 @@ class ServiceApp(Application):
     def hub_title(self) -> str:
         """The hub's name in the browser's tab (services with the settings at hand say the
         organization's name instead)."""
-        return str(self.suite_config.get("hub_name") or "JupyterHub")
+        return self.managed_hub.hub_name
 
     ip = Unicode("127.0.0.1", config=True, help="Address to listen on.")
     port = Integer(0, config=True, help="Port to listen on; 0 takes the one in the service URL.")
@@ -472,16 +465,20 @@ class ServiceApp(Application):
     }
     flags: ClassVar[dict] = {}
 
-    suite_config = Dict(help="The suite's configuration, from $JHUB_MANAGED_CONFIG.")
+    managed_hub = Instance(
+        ManagedHub,
+        help="""The suite's options: the hub's ``ManagedHub``, rebuilt from
+        ``$JHUB_MANAGED_CONFIG`` through the same validation as at hub start.""",
+    )
     max_request_body = Integer(
         MAX_REQUEST_BODY,
         config=True,
         help="Largest request body, in bytes; a larger one is answered with 413.",
     )
 
-    @default("suite_config")
-    def _default_suite_config(self):
-        return managed_config()
+    @default("managed_hub")
+    def _default_managed_hub(self):
+        return ManagedHub.from_environment()
 
     @property
     def prefix(self) -> str:
@@ -546,8 +543,7 @@ class ServiceApp(Application):
 
     def cookie_secret(self) -> bytes:
         """Stable across restarts: see :func:`cookie_secret_for`."""
-        data_dir = self.suite_config.get("data_dir") or os.getcwd()
-        return cookie_secret_for(self.service_name, data_dir)
+        return cookie_secret_for(self.service_name, self.managed_hub.data_dir)
 
     def log_request(self, handler: web.RequestHandler) -> None:
         status = handler.get_status()
@@ -581,6 +577,7 @@ class ServiceApp(Application):
 
     def initialize(self, argv=None) -> None:
         super().initialize(argv)
+        self.managed_hub  # noqa: B018 - the options first: a wrong one stops the service here
         self.init_logging()
         self.init_jinja()
         self.init_service()
@@ -621,5 +618,8 @@ class ServiceApp(Application):
     @classmethod
     def launch(cls, argv: list[str] | None = None) -> None:
         app = cls.instance()
-        app.initialize(argv)
+        try:
+            app.initialize(argv)
+        except ConfigureError as e:  # one line that names the option, as the hub says it
+            raise SystemExit(f"jhub-managed {cls.service_name} service: {e}") from None
         asyncio.run(app.run())

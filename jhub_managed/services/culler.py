@@ -14,9 +14,9 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from ..hub import ManagedHub
 from ..settings.profiles import idle_timeout_for
 from ..store.source import SettingsSource
-from .base import managed_config
 
 log = logging.getLogger("jhub_managed.culler")
 
@@ -25,12 +25,9 @@ Arbiter = Callable[..., bool]
 
 def source_from_environment() -> SettingsSource:
     """The hub's settings, as the hub hands them to its services (``$JHUB_MANAGED_CONFIG``)."""
-    config = managed_config()
+    hub = ManagedHub.from_environment()
     return SettingsSource(
-        config["db_url"],
-        operator_defaults=config.get("operator_defaults"),
-        hub_values=config.get("hub_values"),
-        log=log,
+        hub.db_url, operator_defaults=hub.operator_defaults, hub_values=hub.hub_values, log=log
     )
 
 

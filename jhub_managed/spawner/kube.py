@@ -9,7 +9,7 @@ from typing import Any
 
 from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
-from traitlets import Dict, default, validate
+from traitlets import default
 
 from ..settings.quantities import parse_memory
 from .mixin import ManagedSpawnerMixin
@@ -76,20 +76,6 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
     naming the hub and the profile.
     """
 
-    shared_storage = Dict(
-        config=True,
-        help="""A directory shared by everyone on the hub: ``{"pvc": "<claim name>",
-        "mount_path": "/home/jovyan/shared", "sub_path": ""}``. Mounted read-only for users
-        and read-write for hub admins. Empty: no shared directory.""",
-    )
-
-    @validate("shared_storage")
-    def _check_shared_storage(self, proposal):
-        value = proposal.value
-        if value and not value.get("pvc"):
-            raise ValueError("shared_storage needs the name of its claim in 'pvc'")
-        return value
-
     @default("profile_list")
     def _managed_profile_list(self):
         return ManagedKubeSpawner._profiles_for_spawner
@@ -130,11 +116,12 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
         ):
             await self.apply_managed_options(self.user_options)
         slug = self.managed_selection.slug if self.managed_selection else ""
-        labels, annotations = attribution(self.hub_name, slug, self.user_group_names())
+        labels, annotations = attribution(self.managed_hub.hub_name, slug, self.user_group_names())
         self.extra_labels = {**self.extra_labels, **labels}
         self.extra_annotations = {**self.extra_annotations, **annotations}
-        if self.shared_storage:
-            volume, mount = shared_volume(self.shared_storage, writable=bool(self.user.admin))
+        shared = self.managed_hub.shared_storage
+        if shared:
+            volume, mount = shared_volume(shared, writable=bool(self.user.admin))
             # kubespawner takes volumes as a list or as a dict of them
             volumes = self._sorted_dict_values(self.volumes)
             mounts = self._sorted_dict_values(self.volume_mounts)

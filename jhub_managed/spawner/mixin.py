@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 from typing import Any, ClassVar
 
 from sqlalchemy.orm import object_session
 from tornado import web
-from traitlets import Bool, Dict, Instance, List, Unicode, default, observe, validate
+from traitlets import Bool, Instance, default, observe
 from traitlets.config import Configurable
 
+from ..hub import ManagedHub, legacy_spawner_options
 from ..services.health import spawnreport
 from ..settings import (
     Ceilings,
@@ -43,44 +43,35 @@ class ManagedSpawnerMixin(Configurable):
     :mod:`jhub_managed.settings`; this class reads the settings and applies the selection.
     """
 
-    settings_db_url = Unicode(
-        "",
+    managed_hub = Instance(
+        ManagedHub,
         config=True,
-        help="""SQLAlchemy URL of the jhub-managed store holding the settings versions.
+        help="""The suite's options (:class:`jhub_managed.hub.ManagedHub`): the store, the
+        settings layers, the operator's ceilings, the hub's name, what hub admins may
+        override and the shared directory.
 
-        Set by :func:`jhub_managed.hub.configure`; when not set, a SQLite file
-        ``jhub-managed.sqlite`` in the hub's working directory.
+        Set by :func:`jhub_managed.hub.configure` to the object it made, which the hub's
+        services rebuild from their environment: the options are declared and checked once.
+        For a spawner configured by hand, made from ``c.ManagedHub.<option>``. The options
+        this class used to take itself (``settings_db_url``, ``hub_name``,
+        ``operator_defaults``, ``hub_values``, ``ceilings``, ``hub_admin_override_keys``,
+        ``shared_storage``) are deprecated; when still set, they are put over these,
+        checked the same way.
         """,
     )
-    operator_defaults = Dict(
-        config=True,
-        help="Settings layer from the operator, applied below the hub's own values.",
-    )
-    hub_values = Dict(
-        config=True,
-        help="Settings layer from the hub's deployment values, below hub admins' edits.",
-    )
-    ceilings = Dict(
-        config=True,
-        help="""Operator ceilings no profile may exceed: ``cpu_limit``, ``cpu_guarantee``,
-        ``mem_limit``, ``mem_guarantee``, ``gpu_limit``,
-        ``node_selectors``, ``image_patterns`` and ``extra_resources``. With
-        :func:`jhub_managed.hub.configure`, a wrong value stops the hub at start.""",
-    )
 
-    @validate("ceilings")
-    def _check_ceilings(self, proposal):
-        try:
-            self._ceilings = Ceilings.from_config(proposal.value)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"{type(self).__name__}.ceilings: {e}") from None
-        return proposal.value
+    @default("managed_hub")
+    def _default_managed_hub(self):
+        return ManagedHub.from_config(self.config)
 
-    hub_name = Unicode(
-        "hub",
-        config=True,
-        help="Name of this hub in the fleet, used in the labels of its pods.",
-    )
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        # made now for a spawner configured by hand: a wrong option stops it here
+        hub = self.managed_hub
+        sections = [cls.__name__ for cls in reversed(type(self).__mro__)]
+        legacy = legacy_spawner_options(self.config, sections)
+        if legacy:
+            self.managed_hub = hub.with_spawner_options(legacy, self.log)
 
     settings_snapshot = Instance(
         SettingsSnapshot,
@@ -92,10 +83,6 @@ class ManagedSpawnerMixin(Configurable):
         it (a spawner configured by hand), each spawner reads the store itself, on every read.
         """,
     )
-
-    @default("settings_db_url")
-    def _default_db_url(self):
-        return "sqlite:///" + os.path.abspath("jhub-managed.sqlite")
 
     _own_source: SettingsSource | LayeredSnapshot | None = None
     _ceilings: Ceilings | None = None
@@ -109,7 +96,7 @@ class ManagedSpawnerMixin(Configurable):
         """Where this spawner reads the settings: the hub's snapshot (no I/O), read over the
         config's own profile list when that is this spawner's starting layer; for a spawner
         configured without :func:`~jhub_managed.hub.configure`, a source of its own."""
-        own_profiles = self._configured_profiles and not self.hub_values.get("profiles")
+        own_profiles = self._configured_profiles and not self.managed_hub.hub_values.get("profiles")
         if self.settings_snapshot is not None and not own_profiles:
             return self.settings_snapshot
         if self._own_source is None:
@@ -117,8 +104,8 @@ class ManagedSpawnerMixin(Configurable):
                 self._own_source = self.settings_snapshot.over(self.starting_hub_values())
             else:
                 self._own_source = SettingsSource(
-                    self.settings_db_url,
-                    operator_defaults=self.operator_defaults,
+                    self.managed_hub.db_url,
+                    operator_defaults=self.managed_hub.operator_defaults,
                     hub_values=self.starting_hub_values(),
                     log=self.log,
                 )
@@ -129,9 +116,10 @@ class ManagedSpawnerMixin(Configurable):
     def starting_hub_values(self) -> dict:
         """``hub_values``, with the config's own profile list as its profiles when it gives
         none: a hub that had ``profile_list`` keeps its profiles, and hub admins edit on top."""
-        if self._configured_profiles and not self.hub_values.get("profiles"):
-            return {**self.hub_values, "profiles": self._configured_profiles}
-        return self.hub_values
+        hub_values = self.managed_hub.hub_values
+        if self._configured_profiles and not hub_values.get("profiles"):
+            return {**hub_values, "profiles": self._configured_profiles}
+        return hub_values
 
     async def configured_profile_list(self) -> list[dict] | None:
         """The profile list the config gives the spawner class itself; ``None`` for none."""
@@ -156,7 +144,7 @@ class ManagedSpawnerMixin(Configurable):
     @property
     def operator_ceilings(self) -> Ceilings:
         if self._ceilings is None:
-            self._ceilings = Ceilings.from_config(self.ceilings)
+            self._ceilings = Ceilings.from_config(self.managed_hub.ceilings)
         return self._ceilings
 
     def managed_profiles(self) -> list[dict]:
@@ -165,12 +153,6 @@ class ManagedSpawnerMixin(Configurable):
 
     # -- security: a hub admin's profile never sets what only the operator may --------------
 
-    hub_admin_override_keys = List(
-        Unicode(),
-        config=True,
-        help="""KubeSpawner settings hub admins may set in profiles beyond the settings
-        schema's. Set by :func:`jhub_managed.hub.configure` from its option of that name.""",
-    )
     _screened: tuple[int, int, list[dict]] | None = None
 
     def offered_profiles(self, current) -> list[dict]:
@@ -187,7 +169,7 @@ class ManagedSpawnerMixin(Configurable):
         refused = refused_profiles(
             current.document,
             self.settings_source.base_document(),
-            AdminAllowList.from_config(self.hub_admin_override_keys),
+            AdminAllowList.from_config(self.managed_hub.hub_admin_override_keys),
             self.operator_ceilings,
         )
         for index, errors in refused.items():
@@ -383,12 +365,14 @@ class ManagedSpawnerMixin(Configurable):
     # -- usage: exact starts and stops (the logic is in usage_events.py) ---------------------
 
     usage_events = Bool(
-        True,
         config=True,
         help="""Record each server's start and stop in the usage store, from the spawner
-        (exact times). Set by :func:`jhub_managed.hub.configure` when the usage service
-        runs.""",
+        (exact times). By default, when the usage service runs (``ManagedHub.services``).""",
     )
+
+    @default("usage_events")
+    def _default_usage_events(self):
+        return "usage" in self.managed_hub.services
 
     _usage_facts = None
     _usage_stop_requested = False
@@ -414,7 +398,7 @@ class ManagedSpawnerMixin(Configurable):
                 spawner_resources={k: getattr(self, k, None) for k in RESOURCE_TRAITS},
                 override=selection.override if selection else None,
                 last_activity=self.orm_spawner.last_activity,
-                staff_group=getattr(authenticator, "staff_group", "staff"),
+                staff_group=getattr(authenticator, "staff_group", self.managed_hub.staff_group),
                 check_user=getattr(authenticator, "health_check_user", DEFAULT_CHECK_USER),
             )
         except Exception:
@@ -427,7 +411,7 @@ class ManagedSpawnerMixin(Configurable):
             self._usage_stop_requested = False
             self._usage_facts = self._usage_session_facts(self.orm_spawner.started)
             if self._usage_facts is not None:
-                UsageEvents.for_store(self.settings_db_url).started(self._usage_facts)
+                UsageEvents.for_store(self.managed_hub.db_url).started(self._usage_facts)
         return super().run_pre_spawn_hook()
 
     async def poll(self):
@@ -451,7 +435,7 @@ class ManagedSpawnerMixin(Configurable):
                 if facts is None and started is not None:
                     facts = self._usage_session_facts(started)
                 if facts is not None:
-                    UsageEvents.for_store(self.settings_db_url).stopped(
+                    UsageEvents.for_store(self.managed_hub.db_url).stopped(
                         facts,
                         seen=self._usage_stop_requested,
                         last_activity=last_activity,

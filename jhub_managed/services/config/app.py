@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from traitlets import default
 
+from ...hub import SETTINGS_SCOPE
 from ...hub_pages import hub_title
 from ...settings import Ceilings
 from ...settings.allowlist import AdminAllowList
@@ -61,20 +62,20 @@ class ConfigService(ServiceApp):
         return logging.INFO
 
     def init_service(self) -> None:
-        config = self.suite_config
-        self.settings_scope = config.get("settings_scope", "custom:jhub-managed:settings")
-        self.ceilings = Ceilings.from_config(config.get("ceilings"))
+        hub = self.managed_hub
+        self.settings_scope = SETTINGS_SCOPE
+        self.ceilings = Ceilings.from_config(hub.ceilings)
         self.source = SettingsSource(
-            config["db_url"],
-            operator_defaults=config.get("operator_defaults"),
-            hub_values=config.get("hub_values"),
+            hub.db_url,
+            operator_defaults=hub.operator_defaults,
+            hub_values=hub.hub_values,
             log=self.log,
         )
         self.editor = SettingsEditor(
             self.source,
             self.ceilings,
             log=self.log,
-            allow=AdminAllowList.from_config(config.get("hub_admin_override_keys")),
+            allow=AdminAllowList.from_config(hub.hub_admin_override_keys),
         )
         self.groups = HubGroups(HubAPI(), self.log)
         #: saves and restores run here, one at a time, off the event loop
@@ -87,7 +88,7 @@ class ConfigService(ServiceApp):
             document = self.source.current().document
         except Exception:  # the settings could not be read: the hub's name will do
             document = {}
-        return hub_title(document, str(self.suite_config.get("hub_name") or "JupyterHub"))
+        return hub_title(document, self.managed_hub.hub_name)
 
     def handlers(self):
         # every route gets what it uses, and nothing else, through its initialize()
@@ -98,7 +99,7 @@ class ConfigService(ServiceApp):
         }
         page = {**editor, "prefix": self.prefix}
         with_groups = {**page, "groups": self.groups}
-        preview = {**with_groups, "image_applies": self.suite_config.get("spawner") != "local"}
+        preview = {**with_groups, "image_applies": self.managed_hub.spawner != "local"}
         return [
             ("", pages.ProfilesPage, page),
             ("profiles", pages.ProfilesPage, page),
@@ -109,7 +110,11 @@ class ConfigService(ServiceApp):
             (
                 "budgets",
                 pages.BudgetsPage,
-                {**with_groups, "usage": self.suite_config.get("usage") or {}},
+                {
+                    **with_groups,
+                    "operator_budgets": self.managed_hub.usage_budgets,
+                    "rate_card": self.managed_hub.usage_rate_card,
+                },
             ),
             ("preview", pages.PreviewPage, preview),
             ("history", pages.HistoryPage, page),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 from functools import cached_property
 from typing import Any
@@ -28,10 +27,11 @@ from tornado.httpclient import HTTPRequest
 from ...store.store import MIGRATIONS, create_engine_for
 from ..base import APIHandler, BaseHandler, ServiceApp
 from ..hubapi import HubAPI
-from .catalog import CHECKS, DEFAULT_REQUIRED
+from .catalog import CHECKS
 from .checks import CHECK_FUNCTIONS, ThreadGuard
 from .deep import DeepCheck
 from .schedule import Result, Schedule, ScheduledCheck
+from .wiring import health_options
 
 HEALTH_SCOPE = "custom:jhub-managed:health"
 #: scopes on a request's token that allow starting a deep check
@@ -80,11 +80,11 @@ class CheckContext:
         return float(self.config.get("timeouts", {}).get(name) or self.config.get("timeout", 5))
 
     def secrets(self) -> tuple[str, ...]:
-        return (self.hub.token, self.service.suite_config.get("db_url", ""))
+        return (self.hub.token, self.service.managed_hub.db_url)
 
     def store_engine(self):
         if self._engine is None:
-            url = self.service.suite_config["db_url"]
+            url = self.service.managed_hub.db_url
             kwargs: dict[str, Any] = {"poolclass": NullPool}
             if url.startswith("postgres"):
                 kwargs["connect_args"] = {
@@ -347,18 +347,8 @@ class HealthService(ServiceApp):
     title = "Health"
 
     def init_service(self) -> None:
-        self.health_config = {
-            "required": list(DEFAULT_REQUIRED),
-            "interval": 30.0,
-            "timeout": 5.0,
-            "data_dir": os.getcwd(),
-            "min_free_percent": 5.0,
-            "min_free_mib": 500.0,
-            "usage_max_age": 900.0,
-            "deep_check_interval": 0.0,
-            "deep_check_timeout": 300.0,
-            **(self.suite_config.get("health") or {}),
-        }
+        #: the hub's health options, as the checks read them
+        self.health_config = health_options(self.managed_hub)
         config = self.health_config
         self.hub_api = CountingHubAPI()
         self.metrics = Metrics(self)

@@ -1,9 +1,10 @@
-"""The health service's side of ``configure()``: what the service is told, and what the hub's
-own process does for it (the spawner report, the notice on the hub's pages)."""
+"""The health service's side of ``configure()``: what the service is told (derived from the
+hub's configuration, for :class:`~jhub_managed.hub.ManagedHub`), its options as its checks
+read them, and what the hub's own process does for it (the spawner report, the notice on the
+hub's pages)."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 from traitlets.config import Config
@@ -57,8 +58,8 @@ def kube_client_config(c: Config) -> dict[str, Any]:
     }
 
 
-def hub_side_config(hub: ManagedHub, c: Config | None = None) -> dict[str, Any]:
-    c = c if c is not None else hub.config
+def health_options(hub: ManagedHub) -> dict[str, Any]:
+    """The health options of ``hub``, as the checks read them (``CheckContext.config``)."""
     return {
         "required": list(hub.health_required),
         "interval": hub.health_interval,
@@ -67,18 +68,17 @@ def hub_side_config(hub: ManagedHub, c: Config | None = None) -> dict[str, Any]:
         "timeouts": dict(hub.health_timeouts),
         "min_free_percent": hub.health_min_free_percent,
         "min_free_mib": hub.health_min_free_mib,
-        "data_dir": os.path.abspath(hub.data_dir),
+        "data_dir": hub.data_dir,
         "home_volume": hub.health_home_volume,
-        "idp_url": identity_provider_url(hub, c),
+        "idp_url": hub.identity_provider_url,
         "usage_max_age": hub.health_usage_max_age,
         "check_user": hub.health_check_user,
         "deep_check_interval": hub.health_deep_check_interval,
         "deep_check_timeout": hub.health_deep_check_timeout,
         "spawner": hub.spawner,
-        "kube": kube_client_config(c) if hub.spawner == "kube" else {},
+        "kube": dict(hub.kube_client),
         "culler": bool(hub.idle_timeout),
         "spawner_report": spawnreport.report_path(hub.data_dir),
-        "scope": "custom:jhub-managed:health",
     }
 
 

@@ -15,10 +15,9 @@ import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
+from ...hub import USAGE_SCOPE
 from ...store import create_engine_for, upgrade
-from ...store.attribution import DEFAULT_CHECK_USER, STAFF
 from ...store.usage import UsageRecorder
 from ..base import ServiceApp
 from ..hubapi import HubAPI
@@ -27,21 +26,18 @@ from .budgets import budget_use, budgets_in_force
 from .metrics import UsageMetrics
 from .rates import RateCard
 
-DEFAULT_SCOPE = "custom:jhub-managed:usage-reports"
-
 
 class UsageService(ServiceApp):
     service_name = "usage"
     title = "Usage"
 
     def init_service(self) -> None:
-        config = self.suite_config
-        usage: dict[str, Any] = config.get("usage") or {}
-        self.usage_scope = usage.get("scope") or DEFAULT_SCOPE
-        self.rate_card = RateCard.from_config(usage.get("rate_card"))
-        self.split = bool(usage.get("split_groups"))
-        self.operator_budgets = usage.get("budgets") or {}
-        self.engine = create_engine_for(config["db_url"])
+        hub = self.managed_hub
+        self.usage_scope = USAGE_SCOPE
+        self.rate_card = RateCard.from_config(hub.usage_rate_card)
+        self.split = hub.usage_split_groups
+        self.operator_budgets = hub.usage_budgets
+        self.engine = create_engine_for(hub.db_url)
         upgrade(self.engine)
         self.recorder = UsageRecorder(self.engine)
         self.hub_api = HubAPI()
@@ -52,9 +48,9 @@ class UsageService(ServiceApp):
         self.collector = None
         self.metrics = UsageMetrics(
             self.engine,
-            namespace=usage.get("namespace") or config.get("hub_name") or "",
+            namespace=hub.metrics_namespace,
             split=self.split,
-            per_user=bool(usage.get("per_user_metrics")),
+            per_user=hub.usage_per_user_metrics,
         )
         self._budget_use: list[dict] = []
         self._budget_lock = threading.Lock()
@@ -64,21 +60,20 @@ class UsageService(ServiceApp):
         from ...store.source import SettingsSource
         from .collector import Collector
 
-        config = self.suite_config
-        usage = config.get("usage") or {}
+        hub = self.managed_hub
         self.source = SettingsSource(
-            config["db_url"],
-            operator_defaults=config.get("operator_defaults"),
-            hub_values=config.get("hub_values"),
+            hub.db_url,
+            operator_defaults=hub.operator_defaults,
+            hub_values=hub.hub_values,
             log=self.log,
         )
         self.collector = Collector(
             self.hub_api,
             self.recorder,
             lambda: self.source.current().profiles,
-            poll_interval=float(usage.get("poll_interval") or 60),
-            staff_group=usage.get("staff_group") or STAFF,
-            check_user=usage.get("check_user") or DEFAULT_CHECK_USER,
+            poll_interval=float(hub.usage_poll_interval),
+            staff_group=hub.staff_group,
+            check_user=hub.health_check_user,
             log=self.log,
             after_poll=self.refresh_budget_use,
         )

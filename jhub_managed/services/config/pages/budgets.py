@@ -22,14 +22,16 @@ class BudgetsPage(SectionPage):
     to_view = staticmethod(lambda budgets: dict(budgets or {}))
 
     def initialize(
-        self, groups: HubGroups, usage: Mapping[str, Any] | None = None, **kwargs: Any
+        self,
+        groups: HubGroups,
+        operator_budgets: Mapping[str, Any] | None = None,
+        rate_card: Mapping[str, Any] | None = None,
+        **kwargs: Any,
     ) -> None:
         super().initialize(**kwargs)
-        usage = usage or {}
         #: the operator's budgets and rate card, from the deployment
-        self.operator_budgets = dict(usage.get("budgets") or {})
-        rate_card = usage.get("rate_card") or {}
-        self.currency = str(rate_card.get("currency") or "") if rate_card else ""
+        self.operator_budgets = dict(operator_budgets or {})
+        self.currency = str((rate_card or {}).get("currency") or "")
         self.groups = groups
 
     async def get(self):
