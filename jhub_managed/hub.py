@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from traitlets import Bool, Dict, Float, List, TraitError, Unicode, default, validate
+from traitlets import Bool, Dict, Float, List, Set, TraitError, Unicode, default, validate
 from traitlets import Integer as Int
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import LazyConfigValue
@@ -621,6 +621,9 @@ class ManagedHub(Configurable):
 
     #: option sets adopted from spawner classes (with_spawner_options), one per distinct set
     _spawner_copies = Dict()
+    #: the JSON of configured profile lists found valid, so that a spawn from a callable
+    #: ``profile_list`` checks each list once (see ``check_configured_profiles``)
+    valid_profile_lists = Set()
 
     def __deepcopy__(self, memo: dict) -> ManagedHub:
         # one per hub process: traitlets copies each config value a spawner loads, and every

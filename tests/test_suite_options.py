@@ -149,3 +149,27 @@ def test_a_service_with_a_wrong_value_stops_at_start_naming_it(tmp_path, service
     assert lines[0].startswith(
         f"jhub-managed {service} service: ${CONFIG_ENV}: ceilings: unknown ceiling 'cpu'"
     )
+
+
+def test_valid_configured_profile_lists_are_remembered_per_hub_and_bounded():
+    """A callable profile_list's lists are checked once each, remembered on the hub's one
+    options object (not on a class), and never more than a bounded number of them."""
+    from jhub_managed.settings import Ceilings
+    from jhub_managed.spawner.mixin import (
+        MAX_REMEMBERED_LISTS,
+        ConfiguredProfilesError,
+        check_configured_profiles,
+    )
+
+    hub = ManagedHub()
+    remembered = hub.valid_profile_lists
+    assert remembered == set() and ManagedHub().valid_profile_lists is not remembered
+    ceilings = Ceilings()
+    for i in range(MAX_REMEMBERED_LISTS + 5):
+        check_configured_profiles(
+            [{"slug": f"p{i}", "display_name": f"P {i}"}], ceilings, remembered
+        )
+        assert 0 < len(remembered) <= MAX_REMEMBERED_LISTS
+    with pytest.raises(ConfiguredProfilesError, match="slug"):
+        check_configured_profiles([{"display_name": "no slug"}], ceilings, remembered)
+    assert len(remembered) <= MAX_REMEMBERED_LISTS

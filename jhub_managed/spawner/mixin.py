@@ -88,8 +88,6 @@ class ManagedSpawnerMixin(Configurable):
     _ceilings: Ceilings | None = None
     #: the spawner's own profile list from the config (kubespawner's ``profile_list``)
     _configured_profiles: list[dict] | None = None
-    #: configured profile lists already validated, by their JSON
-    _valid_configured: ClassVar[set[str]] = set()
 
     @property
     def settings_source(self) -> SettingsSnapshot | LayeredSnapshot | SettingsSource:
@@ -134,7 +132,9 @@ class ManagedSpawnerMixin(Configurable):
         profiles = await self.configured_profile_list()
         if profiles:
             try:
-                check_configured_profiles(profiles, self.operator_ceilings, self._valid_configured)
+                check_configured_profiles(
+                    profiles, self.operator_ceilings, self.managed_hub.valid_profile_lists
+                )
             except ConfiguredProfilesError as e:
                 raise web.HTTPError(500, str(e), reason="Server Error") from None
         if profiles != self._configured_profiles:
@@ -448,6 +448,10 @@ class ManagedSpawnerMixin(Configurable):
         return super().run_post_stop_hook()
 
 
+#: how many valid configured profile lists a hub remembers (a callable may make one per user)
+MAX_REMEMBERED_LISTS = 256
+
+
 class ConfiguredProfilesError(ValueError):
     """The config's ``profile_list`` is not a valid settings layer (the message says why)."""
 
@@ -477,6 +481,8 @@ def check_configured_profiles(
             f"The hub's profile_list is not a valid settings layer: {detail}"
         )
     if valid is not None and key is not None:
+        if len(valid) >= MAX_REMEMBERED_LISTS:
+            valid.clear()  # a callable making ever new lists: start again, never grow
         valid.add(key)
 
 
