@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -17,8 +18,12 @@ _MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable(
 )
 
 
+@functools.lru_cache(maxsize=64)
 def render_markdown(text: str) -> str:
-    """Markdown to HTML that is safe to place in a page as it is."""
+    """Markdown to HTML that is safe to place in a page as it is.
+
+    Remembered for the last few texts: every hub page shows the same announcement, and a
+    render is pure."""
     html = _MARKDOWN.render(text or "")
     return nh3.clean(
         html,
