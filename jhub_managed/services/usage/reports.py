@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -621,7 +620,7 @@ def _user_days(connection, start: date, end: date, today: date) -> int:
     return int(total or 0)
 
 
-def active_users(engine: Engine, start: date, end: date, *, now: float | None = None) -> dict:
+def active_users(engine: Engine, start: date, end: date, *, now: float) -> dict:
     """Average distinct active users per day, per ISO week and per month of the range, and
     the distinct users of the whole range (``total``). Periods are clipped to the range.
     Staff and the health-check user are not counted.
@@ -630,7 +629,7 @@ def active_users(engine: Engine, start: date, end: date, *, now: float | None = 
     (:func:`~jhub_managed.store.usage.days_of`): a handful of index range counts, whatever
     the number of sessions.
     """
-    today = datetime.fromtimestamp(now if now is not None else time.time(), timezone.utc).date()
+    today = datetime.fromtimestamp(now, timezone.utc).date()
     result: dict[str, Any] = {}
     with engine.connect() as connection:
         result["total"] = _users_over(connection, start, end, today)
