@@ -72,6 +72,14 @@ def test_a_bar_is_as_high_as_its_value_on_the_axis():
     assert "10" in texts(root)  # the axis ends at the highest total here
 
 
+def test_the_axis_of_a_small_scale_says_each_tick_apart():
+    """A few minutes of use: the axis goes to 0.01 server-hours, and its ticks read 0.0025,
+    0.005, ..., not five times 0."""
+    chart = charts.stacked_bars("h", "Hours", ["a", "b"], {"g": [0, 0.008]}, "server-hours")
+    labels = texts(parse(chart))
+    assert ["0", "0.0025", "0.005", "0.0075", "0.01"] == [t for t in labels if t[:1].isdigit()][:5]
+
+
 def test_many_groups_fold_into_other_in_chart_and_table_alike():
     series = {f"g{i:02d}": [float(i)] for i in range(1, 13)}
     chart = charts.stacked_bars("h", "Hours", ["d"], series, "server-hours")

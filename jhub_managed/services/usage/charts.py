@@ -123,9 +123,11 @@ def _y_axis(top: float, height: int, plot_bottom: float, unit: str) -> list[str]
 
 
 def _tick(value: float) -> str:
+    """An axis label: as many decimals as the value has, up to six, so that the ticks of a
+    small scale (0.0025, 0.005, ...) do not all read 0."""
     if value == int(value):
         return f"{int(value):,}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{value:,.6f}".rstrip("0").rstrip(".")
 
 
 def _x_labels(labels: Sequence[str], x_of, plot_bottom: float) -> list[str]:
