@@ -105,3 +105,49 @@ async def test_a_store_that_cannot_be_read_gives_pages_that_say_so(usage_app):
     body = report.body.decode()
     assert "The usage figures can&#39;t be read right now" in body
     assert 'name="start"' in body  # the form stays, to try again
+
+
+def test_a_store_unreachable_at_start_does_not_stop_the_service(tmp_path):
+    """The hub asks a service's root when it starts: with its store unreachable, the usage
+    service stays up, its root answers (the login redirect, no 5xx), and it says it will
+    try the store again."""
+    import http.client
+    import os
+    import subprocess
+    import sys
+
+    from jhub_managed.hub import CONFIG_ENV
+
+    store = f"postgresql+psycopg://nobody:nothing@127.0.0.1:{free_port()}/gone"
+    env = dict(
+        os.environ,
+        JUPYTERHUB_API_TOKEN="not-a-real-token",
+        JUPYTERHUB_API_URL=f"http://127.0.0.1:{free_port()}/hub/api",
+        **{CONFIG_ENV: json.dumps({"data_dir": str(tmp_path), "db_url": store})},
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jhub_managed.services.usage", "--ip=127.0.0.1", f"--port={port}"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        status, deadline = None, time.monotonic() + 60
+        while status is None and process.poll() is None and time.monotonic() < deadline:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            try:
+                connection.request("GET", "/services/usage/")
+                status = connection.getresponse().status
+            except OSError:
+                time.sleep(0.2)
+            finally:
+                connection.close()
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        assert status == 302
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=30)
+    assert "The usage store can't be reached" in err

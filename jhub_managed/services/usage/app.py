@@ -16,6 +16,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ...hub import USAGE_SCOPE
 from ...store import create_engine_for, upgrade
 from ...store.usage import UsageRecorder
@@ -25,6 +27,9 @@ from . import api, pages
 from .budgets import budget_use, budgets_in_force
 from .metrics import UsageMetrics
 from .rates import RateCard
+
+#: seconds between two tries to migrate a store that could not be reached
+STORE_RETRY = 10
 
 
 class UsageService(ServiceApp):
@@ -37,8 +42,9 @@ class UsageService(ServiceApp):
         self.rate_card = RateCard.from_config(hub.usage_rate_card)
         self.split = hub.usage_split_groups
         self.operator_budgets = hub.usage_budgets
+        # migrated once the service listens (see start_collector): a store that can't be
+        # reached at start must not stop the service, whose root the hub asks at its start
         self.engine = create_engine_for(hub.db_url)
-        upgrade(self.engine)
         self.recorder = UsageRecorder(self.engine)
         self.hub_api = HubAPI()
         self.readers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="usage-reader")
@@ -79,7 +85,21 @@ class UsageService(ServiceApp):
         )
 
     async def start_collector(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self.readers, self.init_collector)
+        """Migrate the store (again every ``STORE_RETRY`` seconds while it can't be
+        reached; the pages say so meanwhile), then start the collector."""
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await loop.run_in_executor(self.readers, upgrade, self.engine)
+                break
+            except SQLAlchemyError as e:
+                self.log.warning(
+                    "The usage store can't be reached (%s); trying again in %d s",
+                    str(e).splitlines()[0][:200],
+                    STORE_RETRY,
+                )
+                await asyncio.sleep(STORE_RETRY)
+        await loop.run_in_executor(self.readers, self.init_collector)
         self.collector.start()
 
     def budgets(self) -> dict[str, dict[str, float]]:
