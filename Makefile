@@ -15,6 +15,9 @@ HELM_LAYER_VERSION := 2.0.0
 AXE := $(NODE_PREFIX)/node_modules/axe-core/axe.min.js
 AXE_VERSION := 4.10.3
 export PATH := $(abspath $(BIN)):$(abspath $(NODE_PREFIX)/node_modules/.bin):$(PATH)
+# the packages of zero-to-jupyterhub 4.4.0's hub image, for the test that runs hubs as pods
+POD_VENV := .venv-z2jh-hub
+POD_CONSTRAINTS := helm/images/hub/constraints.txt
 PYTEST_ARGS ?=
 # the suite runs in this many processes (pytest-xdist), a test module per process at a time:
 # most of its time is spent waiting for hubs, servers and browsers, not computing
@@ -27,10 +30,20 @@ DEMO_ARGS ?=
 demo: $(VENV)/.demo-installed $(CHP)
 	$(BIN)/jhub-managed demo $(DEMO_ARGS)
 
-test: $(VENV)/.test-installed $(CHP) $(HELM) $(AXE) lint docs pytest
+test: $(VENV)/.test-installed $(CHP) $(HELM) $(AXE) $(POD_VENV)/.installed lint docs pytest
 
-pytest: $(VENV)/.test-installed $(CHP) $(HELM) $(AXE)
+pytest: $(VENV)/.test-installed $(CHP) $(HELM) $(AXE) $(POD_VENV)/.installed
 	$(BIN)/python $(PYTEST) $(PYTEST_ARGS)
+
+# the packages of zero-to-jupyterhub 4.4.0's hub image (helm/images/hub/constraints.txt, the
+# pins the hub image keeps) in a venv of their own: tests/test_chart_pod_e2e.py runs each
+# example hub as its pod on them, with this package installed (not editable) from the work tree
+$(POD_VENV)/.installed: pyproject.toml $(POD_CONSTRAINTS)
+	rm -rf $(POD_VENV)
+	$(PYTHON) -m venv $(POD_VENV)
+	$(POD_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(POD_VENV)/bin/python -m pip install --quiet --requirement $(POD_CONSTRAINTS) --constraint $(POD_CONSTRAINTS) ".[postgres]"
+	touch $@
 
 # the whole suite again on what zero-to-jupyterhub 4.4.0's hub image ships: JupyterHub 5.5.0
 # and kubespawner 7.0.0 (oauthenticator 17.4.0 is the same in both), in a venv of its own.
@@ -123,4 +136,4 @@ $(AXE):
 	npm install --silent --no-audit --no-fund --prefix $(NODE_PREFIX) axe-core@$(AXE_VERSION)
 
 clean:
-	rm -rf $(VENV) $(JH55_VENV) docs/_build .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(JH55_VENV) $(POD_VENV) docs/_build .pytest_cache .ruff_cache

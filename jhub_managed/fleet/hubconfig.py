@@ -2,9 +2,13 @@
 
 The hub image (``helm/images/hub/``) puts ``jupyterhub_config.d/50-jhub-managed.py`` where
 z2jh's ``jupyterhub_config.py`` loads it, after the chart's own configuration; that file
-calls :func:`configure_from_values`. The values are read the way z2jh's hub reads them: the
-YAML file the chart mounts at :data:`VALUES_FILE` (its keys are the ``jupyterhub:`` values
-of our chart), ``custom.jhubManaged`` in it.
+calls :func:`configure_from_values`. The values are read exactly as z2jh's hub reads them:
+with z2jh's own ``z2jh.get_config`` (its ``jupyterhub_config.py`` puts the module on the
+path), which reads the Secret ``hub``'s ``values.yaml`` mounted in
+``/usr/local/etc/jupyterhub/secret/`` and merges ``existing-secret/values.yaml`` over it when
+``hub.existingSecret`` is set. Where ``z2jh`` cannot be imported (a config file loaded
+outside z2jh's), the same files are read in the same order and merged the same way. The
+ConfigMap ``hub`` holds only the chart's files and resource names, never the values.
 
 What a hub pod needs beyond the values is filled in here, unless the values say otherwise:
 the services listen on every address of the pod (the proxy runs in another pod) and the
@@ -16,22 +20,25 @@ environment (``JHUB_MANAGED_DB_PASSWORD``, set from a Kubernetes Secret with
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from ..hub import ConfigureError, ManagedHub, configure
 
-#: where z2jh's hub finds the chart's values (z2jh.py reads the same file)
-VALUES_FILE = "/usr/local/etc/jupyterhub/config/values.yaml"
+#: where z2jh's hub pod mounts its configuration (z2jh.py's own paths)
+Z2JH_DIR = "/usr/local/etc/jupyterhub"
+#: the chart's values as z2jh 4.4 mounts them, in the order z2jh merges them
+VALUES_SOURCES = ("secret/values.yaml", "existing-secret/values.yaml")
+#: a values file to read instead, for a hub configured from values outside z2jh
 VALUES_FILE_ENV = "JHUB_MANAGED_VALUES_FILE"
 DB_PASSWORD_ENV = "JHUB_MANAGED_DB_PASSWORD"  # noqa: S105 - a variable name
 #: the hub's Service in z2jh when fullnameOverride is "" (the chart's default)
 HUB_SERVICE = "hub"
 
 
-def read_values(path: str | None = None) -> dict[str, Any]:
-    path = path or os.environ.get(VALUES_FILE_ENV) or VALUES_FILE
+def _load_yaml(path: str) -> dict[str, Any]:
     try:
         with open(path) as f:
             values = yaml.safe_load(f) or {}
@@ -42,6 +49,51 @@ def read_values(path: str | None = None) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ConfigureError(f"the chart's values at {path} are not a mapping")
     return values
+
+
+def merge_values(a: Mapping, b: Mapping) -> dict:
+    """``b`` over ``a``, mappings merged key by key, anything else replaced: z2jh's merge."""
+    merged = dict(a)
+    for key, value in b.items():
+        if isinstance(merged.get(key), Mapping) and isinstance(value, Mapping):
+            merged[key] = merge_values(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def z2jh_values(root: str = Z2JH_DIR) -> dict[str, Any]:
+    """The chart's values from the files z2jh mounts under ``root``, merged as z2jh does."""
+    values: dict[str, Any] = {}
+    found = []
+    for source in VALUES_SOURCES:
+        path = os.path.join(root, source)
+        if os.path.exists(path):
+            found.append(path)
+            values = merge_values(values, _load_yaml(path))
+    if not found:
+        paths = " or ".join(os.path.join(root, s) for s in VALUES_SOURCES)
+        raise ConfigureError(
+            f"can't read the chart's values: neither {paths} exists (z2jh's hub mounts its "
+            "Secret `hub` there)"
+        )
+    return values
+
+
+def read_values(path: str | None = None) -> dict[str, Any]:
+    """The chart's values: ``path`` (or ``$JHUB_MANAGED_VALUES_FILE``) when given, else what
+    z2jh's own ``get_config`` reads, else the same files z2jh reads."""
+    path = path or os.environ.get(VALUES_FILE_ENV)
+    if path:
+        return _load_yaml(path)
+    try:
+        from z2jh import get_config  # type: ignore[import-not-found]  # in z2jh's hub only
+    except ImportError:
+        return z2jh_values()
+    custom = get_config("custom", {})
+    if not custom and not any(os.path.exists(os.path.join(Z2JH_DIR, s)) for s in VALUES_SOURCES):
+        return z2jh_values()  # says which files are missing
+    return {"custom": custom}
 
 
 def hub_service_name() -> str:
