@@ -6,8 +6,9 @@ service root answers through the proxy without a 5xx, the health probe answers J
 user's server starts through the Kubernetes API emulator, and every metric the Grafana
 dashboards query is in the live services' ``/metrics``.
 
-What the test adds to the operator's values, as an operator would for their fleet tooling:
-a service with an API token and its role (``hub.services``, ``hub.loadRoles``); and the
+What the test adds to the operator's values, as an operator would: a service with an API
+token and its role for their fleet tooling (``hub.services``, ``hub.loadRoles``), a file of
+their own in ``jupyterhub_config.d`` (``hub.extraFiles``); and the
 store on the hub's volume (SQLite) instead of the fleet's PostgreSQL server, which the
 pods' network cannot reach. The operator's Secret ``jhub-managed`` (client id and secret,
 database password) is given as the operator would create it.
@@ -61,6 +62,13 @@ TEST_VALUES = {
     "jupyterhub": {
         "custom": {"jhubManaged": {"db_url": "sqlite:////srv/jupyterhub/jhub-managed.sqlite"}},
         "hub": {
+            # an operator's own file, beside the image's jupyterhub_config.d file
+            "extraFiles": {
+                "operator-config": {
+                    "mountPath": "/usr/local/etc/jupyterhub/jupyterhub_config.d/90-operator.py",
+                    "stringData": "print('the operator\\'s extra file ran')\n",
+                }
+            },
             "services": {"fleet-operator": {"apiToken": TOKEN}},
             "loadRoles": {
                 "fleet-operator": {
@@ -200,6 +208,9 @@ def test_the_hub_runs_as_the_deployment_describes_its_pod(pod):
     log = pod.log()
     assert "Loading /usr/local/etc/jupyterhub/secret/values.yaml" in log
     assert "Loading /usr/local/etc/jupyterhub/jupyterhub_config.d config: 50-jhub-managed.py" in log
+    # and hub.extraFiles at their mount paths: the operator's file, after the image's
+    assert log.index("config: 50-jhub-managed.py") < log.index("config: 90-operator.py")
+    assert "the operator's extra file ran" in log
     assert "Traceback" not in log, log[-6000:]
 
 
