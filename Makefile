@@ -136,4 +136,4 @@ $(AXE):
 	npm install --silent --no-audit --no-fund --prefix $(NODE_PREFIX) axe-core@$(AXE_VERSION)
 
 clean:
-	rm -rf $(VENV) $(JH55_VENV) $(POD_VENV) docs/_build .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(JH55_VENV) $(POD_VENV) .venv-previous docs/_build .pytest_cache .ruff_cache

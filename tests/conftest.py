@@ -25,4 +25,5 @@ pytest_plugins: list[str] = [
     "tests.fixtures.kube",
     "tests.fixtures.idp",
     "tests.fixtures.fleet",
+    "tests.fixtures.previous_release",
 ]
