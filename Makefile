@@ -127,7 +127,7 @@ $(HELM): | $(BIN)/python
 
 # the chart's values.schema.json, from ManagedHub's traits (a test checks it is current)
 helm-schema: $(VENV)/.test-installed
-	$(BIN)/python -m jhub_managed.fleet.schema
+	$(BIN)/python -m jhub_managed.fleet.schema helm/jhub-managed
 
 $(CHP):
 	npm install --silent --no-audit --no-fund --prefix $(NODE_PREFIX) configurable-http-proxy@$(CHP_VERSION)

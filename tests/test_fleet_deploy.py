@@ -5,7 +5,9 @@ Two real demo hubs (``jhub-managed demo``: real JupyterHub, proxy and services, 
 running for ``alice`` on each) answer for ``physics-course`` and ``genomics-research``;
 ``summer-workshop`` points at a socket that takes connections and never answers: a hub that
 is down and hangs its callers. ``helm upgrade`` goes through a stand-in executable that
-records each call and the values it was given, since no cluster runs here.
+records each call and the values it was given, since no cluster runs here. The chart being
+deployed has zero-to-jupyterhub's real chart in its charts/ folder, as `helm dependency
+build` leaves it: ``deploy`` checks the values against its schema first.
 """
 
 from __future__ import annotations
@@ -24,29 +26,13 @@ import requests
 import yaml
 
 from .fixtures.demo import start_demo
-from .fixtures.fleet import copy_fleet, edit_yaml, run_fleet
+from .fixtures.fleet import add_dependency, copy_fleet, edit_yaml, operator_config, run_fleet
 from .fixtures.processes import service_process, wait_for
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = secrets.token_hex(16)
-OPERATOR_SCOPES = [
-    "list:users",
-    "read:users",
-    "read:servers",
-    "admin:servers",
-    "access:services",
-    "custom:jhub-managed:settings",
-    "custom:jhub-managed:usage-reports",
-]
-OPERATOR_CONFIG = f"""
-c = get_config()  # noqa: F821
-# the operator's token, as the fleet commands use it
-c.JupyterHub.services.append({{"name": "fleet-operator", "api_token": "{TOKEN}"}})
-c.JupyterHub.load_roles.append(
-    {{"name": "fleet-operator", "scopes": {OPERATOR_SCOPES!r}, "services": ["fleet-operator"]}}
-)
-"""
+OPERATOR_CONFIG = operator_config(TOKEN)
 ENV = {
     "PHYSICS_COURSE_TOKEN": TOKEN,
     "GENOMICS_RESEARCH_TOKEN": TOKEN,
@@ -96,7 +82,7 @@ def silent_hub():
 
 @pytest.fixture
 def fleet_file(tmp_path, hubs, silent_hub):
-    fleet_file = copy_fleet(tmp_path)
+    fleet_file = copy_fleet(tmp_path, dependency=False)
 
     def point(data):
         urls = {"physics-course": hubs[0].url, "genomics-research": hubs[1].url}
@@ -107,7 +93,9 @@ def fleet_file(tmp_path, hubs, silent_hub):
     return fleet_file
 
 
-def deploy(fleet_file, stand_in, *args: str, fail: str = ""):
+def deploy(fleet_file, stand_in, *args: str, fail: str = "", dependency: bool = True):
+    if dependency:
+        add_dependency(fleet_file.parent.parent / "jhub-managed")
     env = {**ENV, "JHM_STAND_IN_LOG": str(stand_in.log), "JHM_STAND_IN_FAIL": fail}
     return run_fleet(
         "deploy", "--fleet", str(fleet_file), "--helm", str(stand_in.path), *args, env=env
@@ -206,6 +194,21 @@ def test_invalid_values_deploy_nothing(fleet_file, stand_in_helm):
     assert result.code == 1
     assert "hub genomics-research:" in result.err and "jupyterhub.cull.enabled" in result.err
     assert stand_in_helm.calls() == []
+
+
+def test_without_the_dependency_deploy_touches_nothing_unless_told(fleet_file, stand_in_helm):
+    one = ["--hub", "physics-course"]
+    result = deploy(fleet_file, stand_in_helm, *one, dependency=False)
+    assert result.code == 2, result.text
+    assert "is not in " in result.err and "`helm dependency build " in result.err
+    assert stand_in_helm.calls() == []
+    # told to go on: helm upgrade --dependency-update fetches the chart itself
+    result = deploy(fleet_file, stand_in_helm, *one, "--skip-dependency-schema", dependency=False)
+    assert result.code == 0, result.text
+    assert "note: the chart's dependencies were left out" in result.err
+    [call] = stand_in_helm.calls()
+    assert call["args"][:3] == ["upgrade", "--install", "physics-course"]
+    assert "--dependency-update" in call["args"]
 
 
 def columns(table: str) -> list[dict[str, str]]:

@@ -2,15 +2,29 @@
 refused with the hub, the file and the key path named, and no traceback.
 
 Cases are a table: ``(case id, file to change, change, hubs named, key, words of the message)``.
+The fleet is a copy of the example fleet whose chart has zero-to-jupyterhub's real chart in
+its charts/ folder, as `helm dependency build` leaves it: its own schema judges the
+``jupyterhub:`` values.
 """
 
 from __future__ import annotations
+
+import io
+import tarfile
 
 import pytest
 
 from jhub_managed.cli import main
 
-from .fixtures.fleet import EXAMPLE_HUBS, FLEET_FILE, copy_fleet, edit_yaml, needs_z2jh, run_fleet
+from .fixtures.fleet import (
+    EXAMPLE_HUBS,
+    FLEET_FILE,
+    Z2JH_CHART,
+    copy_fleet,
+    edit_yaml,
+    needs_z2jh,
+    run_fleet,
+)
 
 OURS = ("jupyterhub", "custom", "jhubManaged")
 
@@ -71,6 +85,23 @@ CASES = [
         ["genomics-research"],
         "jupyterhub.hub.extraPortz",
         "zero-to-jupyterhub: unknown key 'extraPortz'",
+    ),
+    (
+        "z2jh-misspelt-key",
+        PHYSICS,
+        lambda d: hub_of(d).update(extraConfg={"ours": "c.JupyterHub.log_level = 10"}),
+        ["physics-course"],
+        "jupyterhub.hub.extraConfg",
+        "zero-to-jupyterhub: unknown key 'extraConfg'",
+    ),
+    (
+        # helm gives a subchart the parent's global values: checked there, named here
+        "z2jh-global-wrong-type",
+        COMMON,
+        lambda d: d.update({"global": {"safeToShowValues": "yes"}}),
+        EXAMPLE_HUBS,
+        "global.safeToShowValues",
+        "zero-to-jupyterhub: 'yes' is not of type 'boolean'",
     ),
     (
         "z2jh-wrong-type",
@@ -175,10 +206,15 @@ CASES = [(*case, case[1]) if len(case) == 6 else case for case in CASES]
 
 
 @needs_z2jh
-def test_the_example_fleet_is_valid(capsys):
-    assert main(["fleet", "validate", "--fleet", str(FLEET_FILE)]) == 0
-    out = capsys.readouterr().out
-    assert "3 hub(s) valid" in out and "zero-to-jupyterhub 4.4.0" in out
+def test_the_example_fleet_is_valid(tmp_path, capsys):
+    fleet_file = copy_fleet(tmp_path)
+    assert main(["fleet", "validate", "--fleet", str(fleet_file)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert captured.out.startswith(
+        "3 hub(s) valid against our schema, zero-to-jupyterhub 4.4.0's "
+        "(charts/jupyterhub-4.4.0.tgz), the settings schema and ceilings: physics-course, "
+    )
 
 
 @needs_z2jh
@@ -214,13 +250,85 @@ def test_validate_of_one_hub_only_looks_at_that_hub(tmp_path, capsys):
     assert "hub physics-course:" in capsys.readouterr().err
 
 
-def test_without_z2jh_data_its_schema_is_skipped_saying_why(tmp_path, capsys):
-    code = main(["fleet", "validate", "--fleet", str(FLEET_FILE), "--z2jh-dir", str(tmp_path)])
-    captured = capsys.readouterr()
-    assert code == 0, captured.err
-    assert "zero-to-jupyterhub 4.4.0's schema was not checked" in captured.err
-    assert str(tmp_path) in captured.err
-    assert "our schema, the settings schema and ceilings" in captured.out
+def test_without_the_dependency_validate_stops_saying_how_to_fetch_it(tmp_path):
+    fleet_file = copy_fleet(tmp_path, dependency=False)
+    edit_yaml(fleet_file.parent / PHYSICS, lambda d: hub_of(d).update(extraConfg={}))
+    chart = tmp_path / "jhub-managed"
+    result = run_fleet("validate", "--fleet", str(fleet_file))
+    assert result.code == 2, result.text
+    assert result.err == (
+        f"jhub-managed fleet: {chart}/Chart.yaml: dependencies[0]: the chart's dependency "
+        f"jupyterhub 4.4.0 (zero-to-jupyterhub) is not in {chart}/charts/: fetch it with "
+        f"`helm dependency build {chart}`, or pass --skip-dependency-schema to go on without "
+        "its schema\n"
+    )
+    assert result.out == ""
+    assert not (chart / "charts").exists()
+
+    # the operator's explicit choice: our own checks only, said so
+    result = run_fleet("validate", "--fleet", str(fleet_file), "--skip-dependency-schema")
+    assert result.code == 0, result.text
+    assert result.err.startswith("note: the chart's dependencies were left out")
+    assert "(zero-to-jupyterhub's) were not checked" in result.err
+    assert "3 hub(s) valid against our schema, the settings schema and ceilings" in result.out
+    edit_yaml(fleet_file.parent / PHYSICS, lambda d: ours(d).update(hub_nmae="x"))
+    result = run_fleet("validate", "--fleet", str(fleet_file), "--skip-dependency-schema")
+    assert result.code == 1, result.text
+    assert "jupyterhub.custom.jhubManaged.hub_nmae: unknown key 'hub_nmae'" in result.err
+
+
+@needs_z2jh
+def test_another_version_of_the_dependency_is_refused(tmp_path):
+    fleet_file = copy_fleet(tmp_path, dependency=False)
+    chart = tmp_path / "jhub-managed"
+    (chart / "charts").mkdir()
+    # the real chart with another version in its Chart.yaml, as an older fetch left it
+    with (
+        tarfile.open(Z2JH_CHART) as real,
+        tarfile.open(chart / "charts" / "jupyterhub-4.3.0.tgz", "w:gz") as old,
+    ):
+        for member in real:
+            data = real.extractfile(member).read() if member.isfile() else None
+            if member.name == "jupyterhub/Chart.yaml":
+                data = data.replace(b"\nversion: 4.4.0\n", b"\nversion: 4.3.0\n")
+                member.size = len(data)
+            old.addfile(member, io.BytesIO(data) if data is not None else None)
+    result = run_fleet("validate", "--fleet", str(fleet_file))
+    assert result.code == 2, result.text
+    assert (
+        "dependencies[0]: the chart's dependency jupyterhub 4.4.0 (zero-to-jupyterhub): "
+        f"{chart}/charts/ holds jupyterhub 4.3.0 (jupyterhub-4.3.0.tgz) instead: fetch it with "
+        f"`helm dependency build {chart}`"
+    ) in result.err
+
+
+@needs_z2jh
+def test_an_unpacked_dependency_judges_too(tmp_path, capsys):
+    fleet_file = copy_fleet(tmp_path, dependency=False)
+    charts = tmp_path / "jhub-managed" / "charts"
+    charts.mkdir()
+    with tarfile.open(Z2JH_CHART) as real:
+        real.extractall(charts, filter="data")
+    edit_yaml(fleet_file.parent / WORKSHOP, lambda d: hub_of(d).update(extraConfg={}))
+    assert main(["fleet", "validate", "--fleet", str(fleet_file)]) == 1
+    err = capsys.readouterr().err
+    assert (
+        f"hub summer-workshop: {fleet_file.parent / WORKSHOP}: jupyterhub.hub.extraConfg: "
+        "zero-to-jupyterhub: unknown key 'extraConfg'"
+    ) in err
+
+
+def test_a_dependency_that_is_not_a_chart_is_named(tmp_path):
+    fleet_file = copy_fleet(tmp_path, dependency=False)
+    charts = tmp_path / "jhub-managed" / "charts"
+    charts.mkdir()
+    (charts / "jupyterhub-4.4.0.tgz").write_bytes(b"<html>not found</html>")
+    result = run_fleet("validate", "--fleet", str(fleet_file))
+    assert result.code == 2, result.text
+    assert "Traceback" not in result.text
+    assert f"jhub-managed fleet: {charts}/jupyterhub-4.4.0.tgz: can't read this chart: " in (
+        result.err
+    )
 
 
 @pytest.mark.parametrize(
@@ -243,7 +351,7 @@ def test_without_z2jh_data_its_schema_is_skipped_saying_why(tmp_path, capsys):
     ids=lambda v: v if isinstance(v, str) and " " not in v else "",
 )
 def test_a_wrong_fleet_file_is_one_clear_line(tmp_path, case, change, words):
-    fleet_file = copy_fleet(tmp_path)
+    fleet_file = copy_fleet(tmp_path, dependency=False)
     edit_yaml(fleet_file, change)
     result = run_fleet("validate", "--fleet", str(fleet_file))
     assert result.code == 2, result.text

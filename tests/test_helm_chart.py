@@ -1,5 +1,6 @@
 """The chart with the real helm: lint, template, and every rendered object against Kubernetes'
-own schemas; the chart's values schema generated from ManagedHub's traits."""
+own schemas; the chart's values schema generated from ManagedHub's traits; ``fleet render``
+with zero-to-jupyterhub's real chart in the chart's charts/ folder, and without it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from jhub_managed.fleet.validate import hub_values
 from jhub_managed.fleet.values import dump
 from jhub_managed.hub import ManagedHub
 
-from .fixtures.fleet import CHART, EXAMPLE_HUBS, FLEET_FILE, run_fleet
+from .fixtures.fleet import CHART, EXAMPLE_HUBS, FLEET_FILE, copy_fleet, run_fleet
 
 KUBERNETES_VERSION = "1.30"
 
@@ -74,7 +75,11 @@ def test_helm_lint_strict(helm, values_files, name):
 def test_every_rendered_object_is_valid_kubernetes(helm, fleet, values_files, name):
     hub = next(h for h in fleet.hubs if h.name == name)
     objects = [
-        o for o in yaml.safe_load_all(template(helm, CHART, name, name, values_files[name])) if o
+        o
+        for o in yaml.safe_load_all(
+            template(helm, CHART, name, name, values_files[name], dependencies=False)
+        )
+        if o
     ]
     kinds = sorted((o["kind"], o["metadata"]["name"]) for o in objects)
     assert kinds == [
@@ -104,7 +109,7 @@ def test_a_service_without_a_port_fails_the_rendering(helm, tmp_path):
         dump({"jupyterhub": {"custom": {"jhubManaged": {"service_ports": {"usage": None}}}}})
     )
     with pytest.raises(Exception) as failure:
-        template(helm, CHART, "broken", "broken", values)
+        template(helm, CHART, "broken", "broken", values, dependencies=False)
     assert "service_ports.usage" in str(failure.value)
 
 
@@ -112,17 +117,32 @@ def test_a_wrong_key_is_refused_by_helm_itself(helm, tmp_path):
     values = tmp_path / "values.yaml"
     values.write_text(dump({"jupyterhub": {"custom": {"jhubManaged": {"hub_nmae": "x"}}}}))
     with pytest.raises(Exception) as failure:
-        template(helm, CHART, "broken", "broken", values)
+        template(helm, CHART, "broken", "broken", values, dependencies=False)
     assert "hub_nmae" in str(failure.value)
 
 
+def kinds(manifests: str) -> set[tuple[str, str]]:
+    return {(o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(manifests) if o}
+
+
+OURS = {
+    ("NetworkPolicy", "{name}-jhm-metrics"),
+    ("Service", "{name}-jhm-health-metrics"),
+    ("Service", "{name}-jhm-usage-metrics"),
+}
+
+
 def test_fleet_render_writes_manifests_and_the_values_z2jh_receives(tmp_path):
-    result = run_fleet("render", "--fleet", str(FLEET_FILE), "--out", str(tmp_path))
+    fleet_file = copy_fleet(tmp_path / "fleet")
+    out = tmp_path / "rendered"
+    result = run_fleet("render", "--fleet", str(fleet_file), "--out", str(out))
     assert result.code == 0, result.text
     for name in EXAMPLE_HUBS:
-        folder = tmp_path / name
-        manifests = [o for o in yaml.safe_load_all((folder / "manifests.yaml").read_text()) if o]
-        assert {o["kind"] for o in manifests} == {"Service", "NetworkPolicy"}
+        folder = out / name
+        # the whole chart: our objects and zero-to-jupyterhub's, from its chart in charts/
+        rendered = kinds((folder / "manifests.yaml").read_text())
+        assert {(kind, n.format(name=name)) for kind, n in OURS} <= rendered
+        assert {("Deployment", "hub"), ("Deployment", "proxy"), ("Secret", "hub")} <= rendered
         theirs = yaml.safe_load((folder / "jupyterhub-values.yaml").read_text())
         ours = theirs["custom"]["jhubManaged"]
         assert ours["hub_name"] == name
@@ -133,12 +153,32 @@ def test_fleet_render_writes_manifests_and_the_values_z2jh_receives(tmp_path):
         assert json.dumps(theirs).count("oauth-client-secret") == 1
 
 
-def test_fleet_render_of_one_hub(tmp_path):
+def test_fleet_render_without_the_dependency(tmp_path):
+    fleet_file = copy_fleet(tmp_path / "fleet", dependency=False)
+    out = tmp_path / "rendered"
+    result = run_fleet("render", "--fleet", str(fleet_file), "--out", str(out))
+    assert result.code == 2, result.text
+    assert "`helm dependency build " in result.err and "--skip-dependency-schema" in result.err
+    assert not out.exists()
+    # left out on purpose: our own objects only
     result = run_fleet(
-        "render", "--fleet", str(FLEET_FILE), "--hub", "summer-workshop", "--out", str(tmp_path)
+        "render", "--fleet", str(fleet_file), "--out", str(out), "--skip-dependency-schema"
     )
     assert result.code == 0, result.text
-    assert [p.name for p in tmp_path.iterdir()] == ["summer-workshop"]
+    assert "note: the chart's dependencies were left out" in result.err
+    for name in EXAMPLE_HUBS:
+        rendered = kinds((out / name / "manifests.yaml").read_text())
+        assert rendered == {(kind, n.format(name=name)) for kind, n in OURS}
+
+
+def test_fleet_render_of_one_hub(tmp_path):
+    fleet_file = copy_fleet(tmp_path / "fleet")
+    out = tmp_path / "rendered"
+    result = run_fleet(
+        "render", "--fleet", str(fleet_file), "--hub", "summer-workshop", "--out", str(out)
+    )
+    assert result.code == 0, result.text
+    assert [p.name for p in out.iterdir()] == ["summer-workshop"]
 
 
 CONFIG_D = CHART.parent / "images" / "hub" / "jupyterhub_config.d" / "50-jhub-managed.py"

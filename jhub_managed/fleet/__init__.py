@@ -6,6 +6,8 @@
   zero-to-jupyterhub hub: ``configure()`` with the values under ``custom.jhubManaged``.
 - :mod:`.fleetfile`, :mod:`.values`, :mod:`.validate`: the fleet file, merged values with
   the file each key came from, and every check of ``fleet validate``.
+- :mod:`.dependency`: the chart's dependencies (zero-to-jupyterhub's chart) as Helm finds
+  them in its ``charts/`` folder, with their own values schemas.
 - :mod:`.helm`, :mod:`.deploy`, :mod:`.probe`: rendering, rollouts, status and reports.
 
 Only :mod:`.hubconfig` runs inside a hub; it imports nothing of the rest.

@@ -22,6 +22,7 @@ from typing import Any
 
 from . import helm as helm_tool
 from . import schema as chart_schema
+from .dependency import SKIP_FLAG, SubChart, find_subcharts
 from .fleetfile import Fleet, FleetError, Hub, load_fleet
 from .probe import (
     HEALTH_PATH,
@@ -34,7 +35,7 @@ from .probe import (
     join,
     wait_healthy,
 )
-from .validate import Z2JH, load_chart_schema, validate_hub
+from .validate import load_chart_schema, validate_hub
 from .values import dump
 
 STATE_DIR = ".fleet-state"
@@ -53,39 +54,54 @@ def err(text: str) -> None:
 # -- validate ------------------------------------------------------------------------------
 
 
-def validate_fleet(fleet: Fleet, hubs: list[Hub], z2jh: Z2JH) -> list[FleetError]:
+def subcharts(args, fleet: Fleet) -> list[SubChart] | None:
+    """The chart's dependencies from its ``charts/`` folder, or None when the operator
+    passed --skip-dependency-schema (a missing dependency stops the command: exit 2)."""
+    if args.skip_dependency_schema:
+        err(
+            f"note: the chart's dependencies were left out ({SKIP_FLAG}): their schemas "
+            "(zero-to-jupyterhub's) were not checked"
+        )
+        return None
+    return find_subcharts(fleet.chart)
+
+
+def validate_fleet(fleet: Fleet, hubs: list[Hub], found: list[SubChart] | None) -> list[FleetError]:
     schema = load_chart_schema(fleet)
     errors: list[FleetError] = []
     for hub in hubs:
-        errors += validate_hub(fleet, hub, z2jh, schema)
+        errors += validate_hub(fleet, hub, found or [], schema)
     return errors
 
 
 def cmd_validate(args, fleet: Fleet, hubs: list[Hub]) -> int:
-    z2jh = Z2JH.find(args.z2jh_dir)
-    if z2jh.skipped:
-        err(f"note: {z2jh.skipped}")
-    errors = validate_fleet(fleet, hubs, z2jh)
+    found = subcharts(args, fleet)
+    errors = validate_fleet(fleet, hubs, found)
     for error in errors:
         err(str(error))
     if errors:
         err(f"{len(errors)} error(s) in {len({e.hub for e in errors})} hub(s)")
         return 1
-    checked = "our schema, the settings schema and ceilings"
-    if not z2jh.skipped:
-        checked = "our schema, zero-to-jupyterhub 4.4.0's, the settings schema and ceilings"
+    theirs = [
+        f"{sub.label}'s ({sub.source.relative_to(fleet.chart)})"
+        for sub in found or []
+        if sub.schema
+    ]
+    checked = ", ".join(["our schema", *theirs, "the settings schema and ceilings"])
     out(f"{len(hubs)} hub(s) valid against {checked}: {', '.join(h.name for h in hubs)}")
     return 0
 
 
-def refuse_invalid(args, fleet: Fleet, hubs: list[Hub]) -> bool:
-    z2jh = Z2JH.find(args.z2jh_dir)
-    errors = validate_fleet(fleet, hubs, z2jh)
+def refuse_invalid(args, fleet: Fleet, hubs: list[Hub]) -> tuple[bool, list[SubChart] | None]:
+    """Whether any hub's values are wrong (said on stderr), and the chart's dependencies
+    (as :func:`subcharts` finds them)."""
+    found = subcharts(args, fleet)
+    errors = validate_fleet(fleet, hubs, found)
     for error in errors:
         err(str(error))
     if errors:
         err(f"{len(errors)} error(s): nothing was done (see `jhub-managed fleet validate`)")
-    return bool(errors)
+    return bool(errors), found
 
 
 def merged_values(fleet: Fleet, hub: Hub) -> dict[str, Any]:
@@ -98,7 +114,8 @@ def merged_values(fleet: Fleet, hub: Hub) -> dict[str, Any]:
 
 
 def cmd_render(args, fleet: Fleet, hubs: list[Hub]) -> int:
-    if refuse_invalid(args, fleet, hubs):
+    refused, found = refuse_invalid(args, fleet, hubs)
+    if refused:
         return 1
     helm = helm_tool.find_helm(args.helm)
     target = Path(args.out)
@@ -111,7 +128,14 @@ def cmd_render(args, fleet: Fleet, hubs: list[Hub]) -> int:
         values_file.write_text(dump(values))
         (folder / "jupyterhub-values.yaml").write_text(dump(values.get("jupyterhub", {})))
         try:
-            manifests = helm_tool.template(helm, fleet.chart, hub.name, hub.namespace, values_file)
+            manifests = helm_tool.template(
+                helm,
+                fleet.chart,
+                hub.name,
+                hub.namespace,
+                values_file,
+                dependencies=found is not None,
+            )
         except FleetError as e:
             err(str(e))
             failed += 1
@@ -163,7 +187,8 @@ def values_diff(kept: Path, now: str) -> list[str]:
 
 
 def cmd_deploy(args, fleet: Fleet, hubs: list[Hub]) -> int:
-    if refuse_invalid(args, fleet, hubs):
+    refused, _ = refuse_invalid(args, fleet, hubs)
+    if refused:
         return 1
     if args.dry_run:
         out(
@@ -459,12 +484,14 @@ def add_fleet_parser(sub) -> argparse.ArgumentParser:
             help="only this hub (repeat for more; default: every hub)",
         )
 
-    def z2jh(parser: argparse.ArgumentParser) -> None:
+    def dependencies(parser: argparse.ArgumentParser, then: str = "") -> None:
         parser.add_argument(
-            "--z2jh-dir",
-            metavar="DIR",
-            help="where zero-to-jupyterhub 4.4.0's values.schema-4.4.0.json and "
-            "values-4.4.0.yaml are (default: $JHUB_MANAGED_Z2JH_DIR, else ../shared/z2jh)",
+            SKIP_FLAG,
+            action="store_true",
+            help="go on without the chart's dependencies (zero-to-jupyterhub's chart, which "
+            "`helm dependency build CHART` puts in the chart's charts/ folder): the "
+            "jupyterhub values are then not checked against its schema" + then + ". Without "
+            "this flag a dependency missing from charts/ stops the command",
         )
 
     def helm(parser: argparse.ArgumentParser) -> None:
@@ -479,21 +506,22 @@ def add_fleet_parser(sub) -> argparse.ArgumentParser:
         "validate",
         help="check every hub's merged values",
         description="Check every hub's merged values against the chart's schema and "
-        "zero-to-jupyterhub 4.4.0's, and the settings layers in them against the settings "
-        "schema and the operator's ceilings.",
+        "zero-to-jupyterhub's (from its chart in the chart's charts/ folder, as helm checks "
+        "a dependency), and the settings layers in them against the settings schema and "
+        "the operator's ceilings.",
     )
     common(p)
-    z2jh(p)
+    dependencies(p)
     p = commands.add_parser(
         "render",
         help="render each hub's manifests and merged values",
-        description="Per hub, into DIR/<hub>/: manifests.yaml (our templates, rendered by "
-        "helm with the zero-to-jupyterhub dependency left out), values.yaml (the merged "
-        "values) and jupyterhub-values.yaml (what zero-to-jupyterhub receives).",
+        description="Per hub, into DIR/<hub>/: manifests.yaml (the chart rendered by helm "
+        "template, zero-to-jupyterhub's objects included), values.yaml (the merged values) "
+        "and jupyterhub-values.yaml (what zero-to-jupyterhub receives).",
     )
     common(p)
     p.add_argument("--out", required=True, metavar="DIR", help="where to write")
-    z2jh(p)
+    dependencies(p, ", and manifests.yaml holds the chart's own objects only")
     helm(p)
     p = commands.add_parser(
         "deploy",
@@ -541,7 +569,7 @@ def add_fleet_parser(sub) -> argparse.ArgumentParser:
         help=f"where the values of the last deploy are kept (default: {STATE_DIR} beside "
         "the fleet file)",
     )
-    z2jh(p)
+    dependencies(p, " (helm upgrade's --dependency-update fetches the chart then)")
     helm(p)
     p = commands.add_parser(
         "status",

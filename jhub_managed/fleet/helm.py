@@ -1,8 +1,10 @@
 """The ``helm`` executable: rendering our templates, linting, and upgrades.
 
-``render`` and ``lint`` work on a copy of the chart with its zero-to-jupyterhub dependency
-left out (it can't be fetched everywhere; z2jh's values are checked against its schema by
-``fleet validate`` instead). ``deploy`` runs ``helm upgrade --install`` on the chart itself.
+``render`` works on a copy of the chart with the values schema made from the installed
+package's traits: with its dependencies from its ``charts/`` folder (so zero-to-jupyterhub is
+rendered too, and helm checks its values against its schema), or with them left out when the
+operator chose to go without them. ``lint`` leaves them out. ``deploy`` runs
+``helm upgrade --install`` on the chart itself.
 """
 
 from __future__ import annotations
@@ -45,17 +47,20 @@ def find_helm(explicit: str | None = None) -> str:
 
 
 @contextmanager
-def chart_without_dependencies(chart: Path) -> Iterator[Path]:
-    """A temporary copy of ``chart`` whose Chart.yaml names no dependency (and whose
-    values.schema.json is made from the traits of the installed jhub-managed)."""
+def chart_copy(chart: Path, *, dependencies: bool) -> Iterator[Path]:
+    """A temporary copy of ``chart`` whose values.schema.json is made from the traits of the
+    installed jhub-managed: with the dependencies in its ``charts/`` folder, or with none
+    (its Chart.yaml then names no dependency)."""
     with tempfile.TemporaryDirectory(prefix="jhm-chart-") as tmp:
         copy = Path(tmp) / chart.name
-        shutil.copytree(chart, copy, ignore=shutil.ignore_patterns("charts", "Chart.lock"))
+        left_out = () if dependencies else ("charts", "Chart.lock")
+        shutil.copytree(chart, copy, ignore=shutil.ignore_patterns(*left_out))
         schema.write(copy)
-        meta_file = copy / "Chart.yaml"
-        meta = yaml.safe_load(meta_file.read_text()) or {}
-        meta.pop("dependencies", None)
-        meta_file.write_text(yaml.safe_dump(meta, sort_keys=False))
+        if not dependencies:
+            meta_file = copy / "Chart.yaml"
+            meta = yaml.safe_load(meta_file.read_text()) or {}
+            meta.pop("dependencies", None)
+            meta_file.write_text(yaml.safe_dump(meta, sort_keys=False))
         yield copy
 
 
@@ -76,9 +81,18 @@ def helm_error(result: subprocess.CompletedProcess) -> str:
     return " / ".join(lines[-3:]) if lines else f"exit code {result.returncode}"
 
 
-def template(helm: str, chart: Path, release: str, namespace: str, values_file: Path) -> str:
-    """Our templates rendered by ``helm template`` (the dependency left out)."""
-    with chart_without_dependencies(chart) as copy:
+def template(
+    helm: str,
+    chart: Path,
+    release: str,
+    namespace: str,
+    values_file: Path,
+    *,
+    dependencies: bool,
+) -> str:
+    """The chart rendered by ``helm template``: with the dependencies in its ``charts/``
+    folder, or our own templates only."""
+    with chart_copy(chart, dependencies=dependencies) as copy:
         result = run_helm(
             helm,
             [
@@ -97,7 +111,7 @@ def template(helm: str, chart: Path, release: str, namespace: str, values_file: 
 
 
 def lint(helm: str, chart: Path, values_file: Path | None = None) -> subprocess.CompletedProcess:
-    with chart_without_dependencies(chart) as copy:
+    with chart_copy(chart, dependencies=False) as copy:
         args = ["lint", "--strict", str(copy)]
         if values_file is not None:
             args += ["--values", str(values_file)]

@@ -2,9 +2,10 @@
 
 Every option of ``configure()`` is a key under ``jupyterhub.custom.jhubManaged``, spelled as
 in Python, and described by its trait's ``help=``: the text of the configuration reference.
-The file is made from the traits, never written by hand: ``python -m jhub_managed.fleet.schema``
-(``make helm-schema``) writes it into the chart, and every ``jhub-managed fleet`` command
-writes it afresh into the chart it hands to helm, so a new option is in the schema at once.
+The file is made from the traits, never written by hand: ``python -m
+jhub_managed.fleet.schema CHART_DIR`` (``make helm-schema``) writes it into the chart, and
+every ``jhub-managed fleet`` command writes it afresh into the chart it hands to helm, so a
+new option is in the schema at once.
 
 The schema is strict for our keys (``additionalProperties: false``); the rest of the
 ``jupyterhub:`` values belong to zero-to-jupyterhub, whose own schema checks them.
@@ -25,7 +26,6 @@ from traitlets import Bool, Dict, Enum, Float, Integer, List, Set, TraitType, Tu
 from ..hub import _HUB_NAME, AUTHENTICATORS, SERVICE_NAMES, SPAWNERS, ManagedHub
 from ..settings import Ceilings
 
-CHART_DIR = Path(__file__).resolve().parent.parent.parent / "helm" / "jhub-managed"
 #: where our keys live in the chart's values
 VALUES_PATH = ("jupyterhub", "custom", "jhubManaged")
 
@@ -248,7 +248,10 @@ def write(chart_dir: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    target = write(Path(argv[0]) if argv else CHART_DIR)
+    if len(argv) != 1:
+        print("usage: python -m jhub_managed.fleet.schema CHART_DIR", file=sys.stderr)
+        return 2
+    target = write(Path(argv[0]))
     print(f"wrote {target}")
     return 0
 

@@ -1,9 +1,9 @@
 """``fleet validate``: every check of a hub's merged values, each error naming hub, file, key.
 
 1. The chart's ``values.schema.json`` (our keys, strict).
-2. zero-to-jupyterhub 4.4.0's schema over its default values with ours merged on top, as
-   Helm checks a subchart (``values.schema-4.4.0.json`` and ``values-4.4.0.yaml``); skipped,
-   with the reason, where those files are absent.
+2. Each dependency chart's own schema (zero-to-jupyterhub's, shipped in its chart in the
+   chart's ``charts/`` folder) over its default values with ours merged on top, as Helm
+   checks a subchart (see :mod:`.dependency`).
 3. Each ``configure()`` option through its trait's own validation.
 4. The settings layers (``operator_defaults``, ``hub_values`` and both resolved) against the
    settings schema and the operator's ceilings.
@@ -14,63 +14,20 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
 
 from ..hub import CULLER_SERVICE, SERVICE_NAMES, ManagedHub
 from ..settings import Ceilings, document_errors, resolve_layers
+from .dependency import SubChart
 from .fleetfile import Fleet, FleetError, Hub
 from .schema import VALUES_PATH, chart_schema
-from .values import MergedValues, deep_merge, key_path, load_yaml_file
+from .values import MergedValues, key_path
 
-Z2JH_VERSION = "4.4.0"
-Z2JH_SCHEMA = f"values.schema-{Z2JH_VERSION}.json"
-Z2JH_VALUES = f"values-{Z2JH_VERSION}.yaml"
-Z2JH_DIR_ENV = "JHUB_MANAGED_Z2JH_DIR"
 _SECRET_NAME = re.compile(r"(SECRET|PASSWORD|TOKEN|PRIVATE_KEY)", re.IGNORECASE)
-
-
-def z2jh_dir_candidates(explicit: str | None = None) -> list[Path]:
-    if explicit:
-        return [Path(explicit)]
-    if os.environ.get(Z2JH_DIR_ENV):
-        return [Path(os.environ[Z2JH_DIR_ENV])]
-    source_root = Path(__file__).resolve().parent.parent.parent
-    return [source_root.parent / "shared" / "z2jh", Path.cwd().parent / "shared" / "z2jh"]
-
-
-@dataclass
-class Z2JH:
-    """zero-to-jupyterhub's schema and default values, or why they are not here."""
-
-    schema: dict[str, Any] | None = None
-    defaults: dict[str, Any] = field(default_factory=dict)
-    skipped: str = ""
-
-    @classmethod
-    def find(cls, explicit: str | None = None) -> Z2JH:
-        tried = z2jh_dir_candidates(explicit)
-        for folder in tried:
-            schema_file, values_file = folder / Z2JH_SCHEMA, folder / Z2JH_VALUES
-            if schema_file.is_file() and values_file.is_file():
-                return cls(
-                    schema=json.loads(schema_file.read_text()),
-                    defaults=load_yaml_file(values_file),
-                )
-        where = ", ".join(str(p) for p in tried)
-        return cls(
-            skipped=(
-                f"zero-to-jupyterhub {Z2JH_VERSION}'s schema was not checked: "
-                f"{Z2JH_SCHEMA} and {Z2JH_VALUES} are not in {where} "
-                f"(pass --z2jh-dir or set {Z2JH_DIR_ENV})"
-            )
-        )
 
 
 def _ours(merged: MergedValues) -> dict[str, Any]:
@@ -91,11 +48,17 @@ def hub_values(fleet: Fleet, hub: Hub) -> MergedValues:
 class Checker:
     """Collects every error of one hub's values."""
 
-    def __init__(self, hub: Hub, merged: MergedValues, chart_schema: dict[str, Any], z2jh: Z2JH):
+    def __init__(
+        self,
+        hub: Hub,
+        merged: MergedValues,
+        chart_schema: dict[str, Any],
+        subcharts: list[SubChart],
+    ):
         self.hub = hub
         self.merged = merged
         self.chart_schema = chart_schema
-        self.z2jh = z2jh
+        self.subcharts = subcharts
         self.errors: list[FleetError] = []
 
     def latest(self, *paths: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -115,13 +78,14 @@ class Checker:
         )
 
     def run(self) -> list[FleetError]:
-        self.check_schema(self.chart_schema, self.merged.values, (), "")
-        if self.z2jh.schema is not None:
-            theirs = self.merged.get("jupyterhub", default={})
-            if isinstance(theirs, dict):
-                combined = deep_merge(self.z2jh.defaults, theirs)
+        self.check_schema(self.chart_schema, self.merged.values, lambda path: path, "")
+        for subchart in self.subcharts:
+            if subchart.schema is not None:
                 self.check_schema(
-                    self.z2jh.schema, combined, ("jupyterhub",), "zero-to-jupyterhub: "
+                    subchart.schema,
+                    subchart.values(self.merged.values),
+                    subchart.parent_path,
+                    f"{subchart.dependency.known_as}: ",
                 )
         options = _ours(self.merged)
         if not any(e.key.startswith(key_path(VALUES_PATH)) for e in self.errors):
@@ -132,10 +96,11 @@ class Checker:
 
     # -- schemas ---------------------------------------------------------------------------
 
-    def check_schema(self, schema, instance, prefix: tuple, label: str) -> None:
+    def check_schema(self, schema, instance, where: Callable[[tuple], tuple], label: str) -> None:
+        """``where`` makes a key path of ``instance`` one of the merged values."""
         validator = jsonschema.Draft7Validator(schema)
         for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
-            path = (*prefix, *error.absolute_path)
+            path = where(tuple(error.absolute_path))
             if error.validator == "additionalProperties" and isinstance(error.instance, dict):
                 allowed = set(error.schema.get("properties", {}))
                 patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
@@ -354,10 +319,14 @@ def load_chart_schema(fleet: Fleet) -> dict[str, Any]:
     return chart_schema()
 
 
-def validate_hub(fleet: Fleet, hub: Hub, z2jh: Z2JH, chart_schema=None) -> list[FleetError]:
+def validate_hub(
+    fleet: Fleet, hub: Hub, subcharts: list[SubChart], chart_schema=None
+) -> list[FleetError]:
+    """Every error of one hub's values; ``subcharts`` are the chart's dependencies as found
+    in its ``charts/`` folder (:func:`.dependency.find_subcharts`)."""
     try:
         merged = hub_values(fleet, hub)
     except FleetError as e:
         return [e]
     schema = chart_schema if chart_schema is not None else load_chart_schema(fleet)
-    return Checker(hub, merged, schema, z2jh).run()
+    return Checker(hub, merged, schema, subcharts).run()
