@@ -403,6 +403,15 @@ class ManagedHub(Configurable):
         config=True,
         help="Per-check timeouts overriding ``health_timeout``.",
     )
+    health_start_grace = Float(
+        300,
+        config=True,
+        help="""Seconds after the health service starts during which a check that does not
+        pass says ``starting`` rather than ``failing``, until the hub has finished starting
+        (JupyterHub adds its routes to the proxy once every service answers, as the last step
+        of its start). The probe answers 503 either way; checks that do not pass are tried
+        again every second meanwhile.""",
+    )
     health_min_free_percent = Float(
         5,
         config=True,
@@ -418,7 +427,7 @@ class ManagedHub(Configurable):
         "",
         config=True,
         help="""A directory on the users' home volume, as mounted in the hub (e.g. an NFS
-        share), for the ``home-disk`` check. Empty: the check says it is not configured.""",
+        share), for the ``home-disk`` check. Empty: the check is skipped (not configured).""",
     )
     health_idp_url = Unicode(
         "",
@@ -491,6 +500,7 @@ class ManagedHub(Configurable):
         "health_usage_max_age",
         "health_deep_check_interval",
         "health_deep_check_timeout",
+        "health_start_grace",
     )
     def _check_health_numbers(self, proposal):
         name, value = proposal.trait.name, proposal.value

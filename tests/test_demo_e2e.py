@@ -133,7 +133,15 @@ def test_health_answers_without_login_and_shows_no_secrets(demo_hub, page: Page)
     assert body["status"] == "ok"
     assert {c["name"] for c in body["checks"]} >= {"hub-api", "settings-store", "hub-database"}
     for check in body["checks"]:
-        assert set(check) == {"name", "ok", "required", "message", "duration_ms", "checked_at"}
+        assert set(check) == {
+            "name",
+            "state",
+            "ok",
+            "required",
+            "message",
+            "duration_ms",
+            "checked_at",
+        }
     text = response.text()
     assert "sqlite:" not in text and "token" not in text.lower()
     assert str(demo_hub.data_dir) not in text

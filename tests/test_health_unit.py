@@ -4,20 +4,25 @@ options of ``configure()``, the spawner report and the notice."""
 from __future__ import annotations
 
 import asyncio
+import json
+from types import SimpleNamespace
 
 import pytest
 from traitlets.config import Config
 
 from jhub_managed.hub import ConfigureError, ManagedHub, configure
 from jhub_managed.services.health import spawnreport
+from jhub_managed.services.health.app import Answer, Metrics, overall
 from jhub_managed.services.health.catalog import CHECKS, DEFAULT_REQUIRED
 from jhub_managed.services.health.checks import CHECK_FUNCTIONS, scrub
-from jhub_managed.services.health.notice import HealthNotice
+from jhub_managed.services.health.notice import HealthNotice, is_failing
 from jhub_managed.services.health.schedule import (
     CheckFailed,
     NotConfigured,
     Schedule,
     ScheduledCheck,
+    StartPhase,
+    retry_delay,
 )
 from jhub_managed.services.health.wiring import health_options
 
@@ -65,16 +70,17 @@ async def test_a_due_check_runs_again():
 
 
 @pytest.mark.parametrize(
-    "behaviour, ok, required, message",
+    "behaviour, state, required, message",
     [
-        ("pass", True, True, "fine"),
-        ("fail", False, True, "broken"),
-        ("unconfigured", False, False, "not configured: nothing"),
-        ("hang", False, True, "no answer within 0.2 s"),
-        ("bug", False, True, "the check itself failed (ZeroDivisionError)"),
+        ("pass", "ok", True, "fine"),
+        ("fail", "failing", True, "broken"),
+        # nothing to look at: skipped, and so never required
+        ("unconfigured", "skipped", False, "not configured: nothing"),
+        ("hang", "failing", True, "no answer within 0.2 s"),
+        ("bug", "failing", True, "the check itself failed (ZeroDivisionError)"),
     ],
 )
-async def test_results_of_each_outcome(behaviour, ok, required, message):
+async def test_results_of_each_outcome(behaviour, state, required, message):
     async def check() -> str:
         if behaviour == "fail":
             raise CheckFailed("broken")
@@ -87,15 +93,249 @@ async def test_results_of_each_outcome(behaviour, ok, required, message):
         return "fine"
 
     result = await ScheduledCheck("x", check, required=True, interval=1, timeout=0.2).result()
-    assert (result.ok, result.required, result.message) == (ok, required, message)
-    assert set(result.public()) == {
-        "name",
-        "ok",
-        "required",
-        "message",
-        "duration_ms",
-        "checked_at",
-    }
+    assert (result.state, result.required, result.message) == (state, required, message)
+    assert result.ok is (state == "ok")
+    public = result.public()
+    assert list(public) == "name state ok required message duration_ms checked_at".split()
+    assert public["state"] == state
+
+
+class Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Scripted:
+    """A check that fails until told to pass, counting its runs."""
+
+    def __init__(self, passing: bool = False):
+        self.passing = passing
+        self.runs = 0
+
+    async def __call__(self) -> str:
+        self.runs += 1
+        if not self.passing:
+            raise CheckFailed("the proxy has no route for the hub")
+        return "fine"
+
+
+@pytest.mark.parametrize(
+    "streak, interval, delay",
+    [
+        (1, 30, 1),
+        (2, 30, 2),
+        (3, 30, 4),
+        (4, 30, 7.5),  # at most a quarter of the interval
+        (9, 30, 7.5),
+        (5, 3600, 10),  # and at most RETRY_MAX
+        (30, 3600, 10),
+        (1, 2, 1),
+        (3, 2, 1),  # a short interval: every second
+        (1, 0.5, 0.5),  # never more than the interval itself
+    ],
+)
+def test_retry_delay_backs_off_and_stays_well_under_the_interval(streak, interval, delay):
+    assert retry_delay(streak, interval) == delay
+
+
+async def runs_at(check: ScheduledCheck, clock: Clock, times: list[float]) -> list[float]:
+    """Ask ``check`` for its result at each of ``times`` (seconds from now); the times at
+    which it ran."""
+    start, ran = clock.now, []
+    for t in times:
+        clock.now = start + t
+        before = check.func.runs
+        await check.result()
+        if check.func.runs > before:
+            ran.append(t)
+    return ran
+
+
+async def test_a_failing_check_is_tried_again_with_backoff_not_held_for_its_interval():
+    clock, func = Clock(), Scripted()
+    check = ScheduledCheck("proxy-routes", func, True, interval=30, timeout=5, clock=clock)
+    asked = [0, 0.5, 0.99, 1, 2.9, 3, 6.9, 7, 14.4, 14.5, 21.9, 22]
+    assert await runs_at(check, clock, asked) == [0, 1, 3, 7, 14.5, 22]
+    assert check.last.state == "failing" and check.streak == 6
+    # it passes: held for its interval again, and the backoff starts over
+    func.passing = True
+    clock.now += 7.5
+    await check.result()
+    assert check.last.state == "ok" and check.streak == 0
+    assert await runs_at(check, clock, [0, 29.9, 30]) == [30]
+    func.passing = False
+    assert await runs_at(check, clock, [60, 60.5, 61, 63]) == [60, 61, 63]
+
+
+async def test_a_check_that_does_not_pass_while_the_hub_starts_says_starting():
+    clock, func = Clock(), Scripted()
+    start = StartPhase(grace=300, clock=clock)
+    check = ScheduledCheck(
+        "proxy-routes", func, True, interval=30, timeout=5, starting=start, clock=clock
+    )
+    # tried again every second, no backoff: the end of the start is seen at once
+    assert await runs_at(check, clock, [0, 0.5, 1, 2, 3, 4, 4.5]) == [0, 1, 2, 3, 4]
+    result = check.last
+    assert (result.state, result.ok, result.required) == ("starting", False, True)
+    assert result.counts  # the probe answers 503 while starting
+    assert result.message == "the proxy has no route for the hub"
+    # the hub has finished starting; what still does not pass is failing, with backoff
+    assert start.finish() and not start.finish()
+    assert await runs_at(check, clock, [5, 6, 7, 8, 9]) == [5, 6, 8]
+    assert check.last.state == "failing"
+    func.passing = True
+    assert await runs_at(check, clock, [12]) == [12]
+    assert check.last.state == "ok"
+
+
+def test_the_start_ends_when_the_routes_are_there_or_after_its_grace():
+    clock = Clock()
+    start = StartPhase(grace=300, clock=clock)
+    assert start()
+    clock.now += 299
+    assert start()
+    clock.now += 1
+    assert not start()  # routes never came: failing, not starting
+    other = StartPhase(grace=300, clock=clock)
+    other.finish()
+    assert not other()
+
+
+async def test_a_skipped_check_is_tried_at_its_interval_only():
+    clock = Clock()
+    runs = 0
+
+    async def nothing_here() -> str:
+        nonlocal runs
+        runs += 1
+        raise NotConfigured("not configured: no home volume to look at")
+
+    check = ScheduledCheck("home-disk", nothing_here, True, interval=30, timeout=5, clock=clock)
+    for t in (0, 1, 2, 29):
+        clock.now = 1000 + t
+        result = await check.result()
+    assert runs == 1 and result.state == "skipped" and not result.counts
+
+
+@pytest.mark.parametrize(
+    "states, status",
+    [
+        ({"a": ("ok", True), "b": ("skipped", True)}, "ok"),
+        ({"a": ("ok", True), "b": ("failing", False)}, "ok"),  # a warning
+        ({"a": ("starting", True), "b": ("ok", True)}, "starting"),
+        ({"a": ("starting", False), "b": ("ok", True)}, "ok"),
+        ({"a": ("starting", True), "b": ("failing", True)}, "failing"),
+        ({"a": ("failing", True), "b": ("skipped", True)}, "failing"),
+    ],
+)
+async def test_the_answer_is_503_while_starting_or_failing_never_for_a_skipped_check(
+    states, status
+):
+    def outcome(state):
+        async def check() -> str:
+            if state == "failing":
+                raise CheckFailed("broken")
+            if state == "skipped":
+                raise NotConfigured("not configured: nothing")
+            if state == "starting":
+                raise CheckFailed("not routed yet")
+            return "fine"
+
+        return check
+
+    checks = [
+        ScheduledCheck(
+            name,
+            outcome(state),
+            required,
+            interval=30,
+            timeout=1,
+            starting=lambda state=state: state == "starting",
+        )
+        for name, (state, required) in states.items()
+    ]
+    schedule = Schedule(checks)
+    await schedule.run_due()
+    answer = Answer(schedule)
+    code, body = answer.current()
+    body = json.loads(body)
+    assert (code, body["status"]) == (200 if status == "ok" else 503, status)
+    assert [c["state"] for c in body["checks"]] == [state for state, _ in states.values()]
+    assert overall(schedule.cached()) == status
+    # the rule older clients apply still holds: 503 exactly when a required check is not ok
+    assert (code == 503) == any(c["required"] and not c["ok"] for c in body["checks"])
+
+
+async def settle() -> None:
+    """Let the loop run what is ready (no clock involved)."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def test_a_slow_check_does_not_hold_up_another_checks_retries():
+    clock, failing = Clock(), Scripted()
+    release = asyncio.Event()
+
+    async def slow() -> str:
+        await release.wait()
+        return "fine"
+
+    schedule = Schedule(
+        [
+            ScheduledCheck("slow", slow, True, interval=30, timeout=60, clock=clock),
+            ScheduledCheck("proxy-routes", failing, True, interval=30, timeout=5, clock=clock),
+        ]
+    )
+    schedule.start_due()
+    await settle()
+    assert failing.runs == 1
+    assert schedule.tick() == 1.0  # the retry, in a second
+    clock.now += 1
+    schedule.start_due()
+    await settle()
+    assert failing.runs == 2  # while the slow one still runs
+    release.set()
+    await schedule.stop()
+
+
+def metric_lines(metrics: Metrics) -> list[str]:
+    from prometheus_client import generate_latest
+
+    return generate_latest(metrics.registry).decode().splitlines()
+
+
+async def test_metrics_leave_skipped_checks_out_of_up_and_say_each_state():
+    service = SimpleNamespace(hub_api=SimpleNamespace(requests=0))
+    metrics = Metrics(service)
+
+    async def nothing_here() -> str:
+        raise NotConfigured("not configured: no home volume to look at")
+
+    async def fine() -> str:
+        return "fine"
+
+    for name, func in (("home-disk", nothing_here), ("hub-api", fine)):
+        check = ScheduledCheck(name, func, True, 30, 1, on_result=metrics.on_result)
+        await check.result()
+    metrics.on_status("ok")
+    lines = metric_lines(metrics)
+    assert 'jhub_managed_health_check_up{check="hub-api"} 1.0' in lines
+    assert not [
+        line for line in lines if line.startswith('jhub_managed_health_check_up{check="home-disk"')
+    ]
+    assert 'jhub_managed_health_check_state{check="home-disk",state="skipped"} 1.0' in lines
+    assert 'jhub_managed_health_check_state{check="home-disk",state="failing"} 0.0' in lines
+    assert 'jhub_managed_health_check_required{check="home-disk"} 0.0' in lines
+    assert "jhub_managed_health_status_ok 1.0" in lines
+    metrics.on_status("starting")
+    lines = metric_lines(metrics)
+    assert "jhub_managed_health_status_ok 0.0" in lines
+    assert "jhub_managed_health_starting 1.0" in lines
 
 
 async def test_schedule_caches_until_every_check_ran_once_and_counts_changes():
@@ -251,3 +491,93 @@ def test_every_check_is_in_the_reference():
         )
         assert row, f"{name} is not in docs/reference/health-checks.md"
         assert row.split("|")[2].strip() == ("yes" if required else "no"), name
+
+
+@pytest.mark.parametrize(
+    "check, shown",
+    [
+        ({"required": True, "ok": False, "state": "failing"}, True),
+        ({"required": True, "ok": False, "state": "starting"}, False),
+        ({"required": False, "ok": False, "state": "failing"}, False),
+        ({"required": False, "ok": False, "state": "skipped"}, False),
+        ({"required": True, "ok": True, "state": "ok"}, False),
+        ({"required": True, "ok": False}, True),  # an answer without states
+    ],
+)
+def test_the_notice_shows_for_failing_required_checks_only(check, shown):
+    assert is_failing(check) is shown
+
+
+STARTING_ANSWER = {
+    "status": "starting",
+    "checks": [
+        {"name": "hub-api", "state": "ok", "ok": True, "required": True},
+        {"name": "proxy-routes", "state": "starting", "ok": False, "required": True},
+        {"name": "home-disk", "state": "skipped", "ok": False, "required": False},
+        {"name": "deep-check", "state": "failing", "ok": False, "required": False},
+    ],
+}
+OK_ANSWER = {
+    "status": "ok",
+    "checks": [
+        {"name": "hub-api", "state": "ok", "ok": True, "required": True},
+        {"name": "home-disk", "state": "skipped", "ok": False, "required": False},
+    ],
+}
+# a health service from before the states
+OLD_FAILING_ANSWER = {
+    "status": "failing",
+    "checks": [
+        {"name": "proxy-routes", "ok": False, "required": True},
+        {"name": "home-disk", "ok": False, "required": False},
+    ],
+}
+
+
+@pytest.fixture
+def canned_health():
+    """A local HTTP server answering the probe's path with what the test sets."""
+    import http.server
+    import threading
+
+    answer = {"status": 200, "body": b""}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(answer["status"])
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer["body"])))
+            self.end_headers()
+            self.wfile.write(answer["body"])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+
+    def serve(status: int, body: dict) -> str:
+        answer.update(status=status, body=json.dumps(body).encode())
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield serve
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_fleet_probe_reads_the_states(canned_health):
+    from jhub_managed.fleet.probe import health
+
+    state = health(canned_health(503, STARTING_ANSWER))
+    assert (state.ok, state.state, state.starting) == (False, "starting", ["proxy-routes"])
+    assert state.failing == ["deep-check (optional)"]  # a skipped check is not failing
+    assert state.reason == "answered 503: the hub is still starting (not passing yet: proxy-routes)"
+
+    state = health(canned_health(200, OK_ANSWER))
+    assert (state.ok, state.state, state.failing, state.starting) == (True, "ok", [], [])
+
+    state = health(canned_health(503, OLD_FAILING_ANSWER))
+    assert (state.ok, state.state) == (False, "failing")
+    assert state.failing == ["proxy-routes", "home-disk (optional)"]
+    assert state.reason == "answered 503: failing checks: proxy-routes, home-disk (optional)"

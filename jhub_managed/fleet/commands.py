@@ -287,10 +287,9 @@ def _running_servers(hub: Hub, token: str, timeout: float) -> int:
 def hub_status(hub: Hub, timeout: float) -> dict[str, str]:
     row = {"hub": hub.name}
     state = health(hub.base_url, timeout=timeout)
-    row["health"] = "ok" if state.ok else ("failing" if state.status else "unreachable")
-    row["failing"] = (
-        ", ".join(state.failing) if state.failing else ("" if state.ok else state.reason)
-    )
+    row["health"] = state.state
+    not_passing = state.failing + [f"{name} (starting)" for name in state.starting]
+    row["failing"] = ", ".join(not_passing) if not_passing else ("" if state.ok else state.reason)
     if state.status is None:
         row.update(jupyterhub="?", servers="?", settings="?")
         return row

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 HEALTH_PATH = "services/health/api/health"
@@ -101,31 +101,59 @@ def join(base_url: str, path: str, query: dict[str, str] | None = None) -> str:
 class Health:
     ok: bool
     status: int | None
+    #: required checks that fail, and optional ones as ``name (optional)``
     failing: list[str]
     reason: str = ""
+    #: ``ok``, ``starting`` (the hub has not finished starting), ``failing`` or
+    #: ``unreachable``
+    state: str = ""
+    #: checks that do not pass yet while the hub is still starting
+    starting: list[str] = field(default_factory=list)
+
+
+def _check_state(check: dict) -> str:
+    """A check's state; from ``ok`` alone in the answer of a health service without states."""
+    state = check.get("state")
+    if state in ("ok", "failing", "starting", "skipped"):
+        return state
+    return "ok" if check.get("ok") else "failing"
 
 
 def health(base_url: str, timeout: float = 10) -> Health:
     try:
         answer = get(join(base_url, HEALTH_PATH), timeout=timeout)
     except ProbeError as e:
-        return Health(False, None, [], str(e))
+        return Health(False, None, [], str(e), state="unreachable")
     failing: list[str] = []
+    starting: list[str] = []
+    status = ""
     try:
         data = answer.json()
+        status = str(data.get("status") or "")
         for check in data.get("checks") or []:
-            if isinstance(check, dict) and not check.get("ok"):
-                name = str(check.get("name", "?"))
+            if not isinstance(check, dict):
+                continue
+            name, state = str(check.get("name", "?")), _check_state(check)
+            if state == "starting":
+                starting.append(name)
+            elif state == "failing":
                 failing.append(name if check.get("required", True) else f"{name} (optional)")
     except (ProbeError, AttributeError):
         if answer.status == 200:
-            return Health(False, 200, [], "the health endpoint did not answer its JSON")
+            return Health(
+                False, 200, [], "the health endpoint did not answer its JSON", state="failing"
+            )
     if answer.status == 200:
-        return Health(True, 200, failing)
+        return Health(True, 200, failing, state="ok")
     reason = f"answered {answer.status}"
+    if status == "starting":
+        reason += ": the hub is still starting"
+        if starting:
+            reason += f" (not passing yet: {', '.join(starting)})"
+        return Health(False, answer.status, failing, reason, "starting", starting)
     if failing:
         reason += f": failing checks: {', '.join(failing)}"
-    return Health(False, answer.status, failing, reason)
+    return Health(False, answer.status, failing, reason, "failing", starting)
 
 
 def wait_healthy(

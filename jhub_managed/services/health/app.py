@@ -30,7 +30,17 @@ from ..hubapi import HubAPI
 from .catalog import CHECKS
 from .checks import CHECK_FUNCTIONS, ThreadGuard
 from .deep import DeepCheck
-from .schedule import Result, Schedule, ScheduledCheck
+from .schedule import (
+    FAILING,
+    OK,
+    SKIPPED,
+    STARTING,
+    STATES,
+    Result,
+    Schedule,
+    ScheduledCheck,
+    StartPhase,
+)
 from .wiring import health_options
 
 HEALTH_SCOPE = "custom:jhub-managed:health"
@@ -146,6 +156,16 @@ class CheckContext:
             self._engine.dispose()
 
 
+def overall(results: list[Result]) -> str:
+    """The answer's ``status``: ``failing`` when a required check fails, else ``starting``
+    when a required check does not pass while the hub is still starting, else ``ok``. Only
+    ``ok`` answers 200: a hub that has not finished starting is not ready yet."""
+    states = {r.state for r in results if r.counts}
+    if FAILING in states:
+        return FAILING
+    return STARTING if STARTING in states else OK
+
+
 class Answer:
     """The probe's answer, serialized once per change of the results."""
 
@@ -162,9 +182,9 @@ class Answer:
         if results is None:
             return None
         generation = self.schedule.generation
-        ok = all(r.ok for r in results if r.required)
-        body = {"status": "ok" if ok else "failing", "checks": [r.public() for r in results]}
-        self.status, self.body = (200 if ok else 503), json.dumps(body).encode()
+        status = overall(results)
+        body = {"status": status, "checks": [r.public() for r in results]}
+        self.status, self.body = (200 if status == OK else 503), json.dumps(body).encode()
         self._generation = generation
         return self.status, self.body
 
@@ -248,11 +268,13 @@ class StatusPage(BaseHandler):
 
     async def get(self) -> None:
         service: HealthService = self.service
-        results = service.schedule.cached() or [c.last for c in service.schedule.checks if c.last]
+        cached = service.schedule.cached()
+        results = cached or [c.last for c in service.schedule.checks if c.last]
         now = time.time()
         rows = [
             {
                 "name": r.name,
+                "state": r.state,
                 "ok": r.ok,
                 "required": r.required,
                 "message": r.message,
@@ -262,14 +284,14 @@ class StatusPage(BaseHandler):
             }
             for r in results
         ]
-        failing = [r for r in rows if r["required"] and not r["ok"]]
         self.write(
             self.render_template(
                 "service/health/index.html",
                 rows=rows,
-                healthy=bool(rows) and not failing,
-                checked=bool(rows),
-                failing=failing,
+                # None until every check has run once
+                status=overall(cached) if cached else None,
+                failing=[r for r in rows if r["required"] and r["state"] == FAILING],
+                waiting=[r for r in rows if r["required"] and r["state"] == STARTING],
                 deep=service.deep.public(),
                 interval=service.health_config.get("interval", 30),
             )
@@ -284,7 +306,17 @@ class Metrics:
         self.registry = CollectorRegistry()
         prefix = "jhub_managed_health"
         self.up = Gauge(
-            f"{prefix}_check_up", "1 when the check passed", ["check"], registry=self.registry
+            f"{prefix}_check_up",
+            "1 when the check passed, 0 when it did not (failing or starting); absent for a "
+            "check that is skipped (nothing to check on this hub)",
+            ["check"],
+            registry=self.registry,
+        )
+        self.state = Gauge(
+            f"{prefix}_check_state",
+            "1 for the check's current state (ok, failing, starting, skipped), 0 for the others",
+            ["check", "state"],
+            registry=self.registry,
         )
         self.required = Gauge(
             f"{prefix}_check_required",
@@ -299,7 +331,14 @@ class Metrics:
             registry=self.registry,
         )
         self.healthy = Gauge(
-            f"{prefix}_status_ok", "1 when every required check passes", registry=self.registry
+            f"{prefix}_status_ok",
+            "1 when every required check passes (the probe answers 200)",
+            registry=self.registry,
+        )
+        self.starting = Gauge(
+            f"{prefix}_starting",
+            "1 while the hub has not finished starting and a required check does not pass yet",
+            registry=self.registry,
         )
         self.deep_duration = Gauge(
             f"{prefix}_deep_check_duration_seconds",
@@ -324,10 +363,23 @@ class Metrics:
         self._counted = 0
 
     def on_result(self, result: Result) -> None:
-        self.up.labels(result.name).set(1 if result.ok else 0)
+        if result.state == SKIPPED:
+            # neither up nor down: no sample, so availability and alerts leave it out
+            try:
+                self.up.remove(result.name)
+            except KeyError:
+                pass
+        else:
+            self.up.labels(result.name).set(1 if result.ok else 0)
+        for state in STATES:
+            self.state.labels(result.name, state).set(1 if state == result.state else 0)
         self.required.labels(result.name).set(1 if result.required else 0)
         self.duration.labels(result.name).set(result.duration_ms / 1000)
         self.count_hub_requests()
+
+    def on_status(self, status: str) -> None:
+        self.healthy.set(1 if status == OK else 0)
+        self.starting.set(1 if status == STARTING else 0)
 
     def count_hub_requests(self) -> None:
         seen = self._hub_api.requests
@@ -340,6 +392,15 @@ class Metrics:
         self.deep_ok.set(1 if record["ok"] else 0)
         self.deep_runs.labels("ok" if record["ok"] else "failed", record["failed_step"]).inc()
         self.count_hub_requests()
+
+
+#: how the log says that a check changed to each state
+_CHANGES = {
+    OK: "passes",
+    FAILING: "fails",
+    STARTING: "waits for the hub to finish starting",
+    SKIPPED: "is skipped",
+}
 
 
 class HealthService(ServiceApp):
@@ -361,6 +422,7 @@ class HealthService(ServiceApp):
             on_finish=self._deep_check_finished,
         )
         self.context = CheckContext(self)
+        self.start_phase = StartPhase(float(config["start_grace"]))
         required = set(config["required"])
         intervals = config.get("intervals") or {}
         checks = []
@@ -373,29 +435,42 @@ class HealthService(ServiceApp):
                     interval=float(intervals.get(name) or config["interval"]),
                     timeout=self.context.timeout_of(name),
                     on_result=self._check_finished,
+                    starting=self.start_phase,
                 )
             )
-        self._last_ok: dict[str, bool] = {}
+        self._last_state: dict[str, str] = {}
         self.schedule = Schedule(checks)
         self.answer = Answer(self.schedule)
         self._deep_task: asyncio.Task | None = None
 
     def _check_finished(self, result: Result) -> None:
+        if result.name == "proxy-routes" and result.ok and self.start_phase.finish():
+            self.log.info("the hub has finished starting: the proxy routes to it and its services")
+            # what waited for the start runs again now, and says ok or failing
+            for check in self.schedule.checks:
+                if check.last is not None and check.last.state == STARTING:
+                    check.refresh()
+                    check.run()
         self.metrics.on_result(result)
         cached = self.schedule.cached()
         if cached is not None:
-            self.metrics.healthy.set(1 if all(r.ok for r in cached if r.required) else 0)
-        previous = self._last_ok.get(result.name)
-        self._last_ok[result.name] = result.ok
-        if result.ok != previous and (previous is not None or not result.ok):
+            self.metrics.on_status(overall(cached))
+        previous = self._last_state.get(result.name)
+        self._last_state[result.name] = result.state
+        if result.state != previous and (previous is not None or result.state != OK):
             # logged when it changes, not at every run
             self.log.log(
-                logging.INFO if result.ok else logging.WARNING,
+                logging.WARNING if result.state == FAILING else logging.INFO,
                 "health check %s %s: %s",
                 result.name,
-                "passes" if result.ok else "fails",
+                _CHANGES[result.state],
                 result.message,
-                extra={"check": result.name, "required": result.required, "ok": result.ok},
+                extra={
+                    "check": result.name,
+                    "required": result.required,
+                    "ok": result.ok,
+                    "state": result.state,
+                },
             )
 
     def _deep_check_finished(self, record: dict) -> None:
@@ -403,8 +478,8 @@ class HealthService(ServiceApp):
         # the deep-check entry of the answer follows at once, not at its next interval
         for check in self.schedule.checks:
             if check.name == "deep-check":
-                check.__dict__.pop("_at_most_every_result", None)
-                self._refresh_task = asyncio.ensure_future(check.result())
+                check.refresh()
+                check.run()
 
     def handlers(self):
         return [

@@ -30,18 +30,17 @@ CHECKS: dict[str, tuple[str, bool]] = {
     ),
     "usage-collector": (
         "The usage service's collector polled the hub recently (within "
-        "``health_usage_max_age``), as its metrics say; not configured without the usage "
-        "service.",
+        "``health_usage_max_age``), as its metrics say; skipped without the usage service.",
         False,
     ),
     "spawner-backend": (
         "The spawner's backend answers: the Kubernetes API's ``/version``, with KubeSpawner's "
-        "own client configuration; on the local spawner there is nothing to reach.",
+        "own client configuration; skipped on the local spawner (nothing to reach).",
         True,
     ),
     "identity-provider": (
         "The identity provider's discovery document or API endpoint answers (any answer "
-        "below 500 within the timeout); nothing to reach with password logins.",
+        "below 500 within the timeout); skipped with password logins (nothing to reach).",
         True,
     ),
     "data-disk": (
@@ -51,11 +50,12 @@ CHECKS: dict[str, tuple[str, bool]] = {
     ),
     "home-disk": (
         "Free space on the home volume (``health_home_volume``) is above the same thresholds; "
-        "not configured when no home volume is mounted in the hub.",
+        "skipped when no home volume is mounted in the hub.",
         False,
     ),
     "idle-culler": (
-        "The idle culler service's process is running (it is off when ``idle_timeout`` is 0).",
+        "The idle culler service's process is running; skipped when it is off (``idle_timeout`` "
+        "is 0).",
         False,
     ),
     "deep-check": (

@@ -243,7 +243,9 @@ async def check_usage_collector(ctx) -> str:
 
 async def check_spawner_backend(ctx) -> str:
     if ctx.config.get("spawner") != "kube":
-        return "servers run as local processes of the hub: no backend to reach"
+        raise NotConfigured(
+            "not configured: servers run as local processes of the hub, no backend to reach"
+        )
     import json
 
     try:
@@ -260,7 +262,7 @@ async def check_spawner_backend(ctx) -> str:
 async def check_identity_provider(ctx) -> str:
     url = ctx.config.get("idp_url") or ""
     if not url:
-        return "password logins: no identity provider to reach"
+        raise NotConfigured("not configured: password logins, no identity provider to reach")
     host = urlparse(url).hostname or "?"
     try:
         response = await AsyncHTTPClient().fetch(
@@ -310,7 +312,9 @@ check_home_disk = _disk_check("home-disk", "home volume", "home_volume")
 
 async def check_idle_culler(ctx) -> str:
     if not ctx.config.get("culler"):
-        return "the idle culler is off on this hub (idle_timeout is 0)"
+        raise NotConfigured(
+            "not configured: the idle culler is off on this hub (idle_timeout is 0)"
+        )
     try:
         model = await ctx.hub.get("services/idle-culler", timeout=ctx.timeout_of("idle-culler"))
     except Exception as e:

@@ -19,6 +19,15 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 log = logging.getLogger("jhub_managed.health.notice")
 
 
+def is_failing(check: dict) -> bool:
+    """A required check that fails; not one that waits for the hub to finish starting (the
+    hub's pages are not reachable then, and it passes within seconds). An answer without
+    ``state`` (an older health service) says so through ``ok`` alone."""
+    if not check.get("required") or check.get("ok"):
+        return False
+    return check.get("state", "failing") == "failing"
+
+
 def notice_text(failing: list[str], contact: str) -> str:
     """What people read: short, and saying that the operators know."""
     text = (
@@ -87,7 +96,7 @@ class HealthNotice:
             checks = json.loads(body)["checks"]
         except (ValueError, KeyError, TypeError):
             return None
-        return [c["name"] for c in checks if c.get("required") and not c.get("ok")]
+        return [c["name"] for c in checks if is_failing(c)]
 
     def _contact(self) -> str:
         branding = self.settings.current().document.get("branding") or {}

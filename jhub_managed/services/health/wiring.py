@@ -66,6 +66,7 @@ def health_options(hub: ManagedHub) -> dict[str, Any]:
         "timeout": hub.health_timeout,
         "intervals": dict(hub.health_intervals),
         "timeouts": dict(hub.health_timeouts),
+        "start_grace": hub.health_start_grace,
         "min_free_percent": hub.health_min_free_percent,
         "min_free_mib": hub.health_min_free_mib,
         "data_dir": hub.data_dir,
