@@ -25,6 +25,7 @@ import jsonschema
 
 from ..hub import CULLER_SERVICE, SERVICE_NAMES, ManagedHub
 from ..settings import Ceilings, document_errors, resolve_layers
+from ..settings.layers import operator_layer
 from .fleetfile import Fleet, FleetError, Hub
 from .schema import VALUES_PATH, chart_schema
 from .values import MergedValues, deep_merge, key_path, load_yaml_file
@@ -172,7 +173,11 @@ class Checker:
             ceilings = Ceilings.from_config(options.get("ceilings"))
         except (ValueError, TypeError):
             return  # reported by check_options
-        layers = [(name, options.get(name)) for name in ("operator_defaults", "hub_values")]
+        # profiles filled in as KubeSpawner fills them in (a missing slug derived), as the hub does
+        layers = [
+            (name, options.get(name) and operator_layer(options[name]))
+            for name in ("operator_defaults", "hub_values")
+        ]
         for name, layer in layers:
             if not layer:
                 continue

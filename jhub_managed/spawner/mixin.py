@@ -137,6 +137,7 @@ class ManagedSpawnerMixin(Configurable):
                 )
             except ConfiguredProfilesError as e:
                 raise web.HTTPError(500, str(e), reason="Server Error") from None
+            self.managed_hub.report_unknown_keys(profiles, self.log)
         if profiles != self._configured_profiles:
             self._configured_profiles = profiles
             self._own_source = None
