@@ -29,10 +29,20 @@ from traitlets.config import Config
 
 from jhub_managed.spawn_form import operator_form_template, render_operator_form
 from jhub_managed.spawner import ManagedKubeSpawner, ManagedLocalSpawner
-from jhub_managed.spawner.kube import ANNOTATION_GROUPS, LABEL_HUB, LABEL_PROFILE
+from jhub_managed.spawner.kube import LABEL_HUB, LABEL_PROFILE
 from jhub_managed.spawner.mixin import options_from_form
 
 from .fixtures.kube import free_port, poll_until
+from .fixtures.profile_lists import LISTS as FLEET_LISTS
+from .fixtures.profile_lists import profile_list as fleet_list
+from .test_kubespawner_parity import (
+    DICT_LISTS,
+    differences,
+    managed_config,
+    spawn_requests,
+    without_suite_marks,
+)
+from .test_kubespawner_parity import user as fleet_user
 
 HUB_NAME = "physics-hub"
 MINIMAL = "quay.io/jupyter/minimal-notebook:2025-01-06"
@@ -41,7 +51,9 @@ PYTORCH = "quay.io/jupyter/pytorch-notebook:cuda12-2025-01-06"
 GIB = 1024**3
 
 #: an operator's list as a z2jh hub's ``singleuser.profileList`` has it, with the suite's
-#: ``allowed_groups``; choices and free-text choices as fancy-profiles shows them
+#: ``allowed_groups``; choices and free-text choices as fancy-profiles shows them, with the
+#: keys only it reads (``slug`` on a choice, ``dynamic_image_building``, an unlisted choice's
+#: ``description`` and ``description_in_choices``)
 OPERATOR_PROFILES = [
     {
         "display_name": "Python",
@@ -52,15 +64,18 @@ OPERATOR_PROFILES = [
         "profile_options": {
             "image": {
                 "display_name": "Image",
+                "dynamic_image_building": {"enabled": True},
                 "choices": {
                     "minimal": {
                         "display_name": "Minimal",
+                        "slug": "minimal",
                         "description": "Python and JupyterLab only",
                         "default": True,
                         "kubespawner_override": {"image": MINIMAL},
                     },
                     "scipy": {
                         "display_name": "SciPy",
+                        "slug": "scipy",
                         "description": "NumPy, SciPy, pandas, matplotlib",
                         "kubespawner_override": {"image": SCIPY},
                     },
@@ -84,6 +99,8 @@ OPERATOR_PROFILES = [
                     "enabled": True,
                     "display_name": "An image from quay.io/jupyter",
                     "display_name_in_choices": "Other image...",
+                    "description_in_choices": "Any image of quay.io/jupyter, by its date tag",
+                    "description": "e.g. quay.io/jupyter/r-notebook:2025-01-06",
                     "validation_regex": r"quay\.io/jupyter/[a-z-]+:[0-9-]+",
                     "validation_message": "an image from quay.io/jupyter, with a date tag",
                     "kubespawner_override": {"image": "{value}"},
@@ -184,18 +201,18 @@ def _config(kube_emulator, store, *, fancy: bool = True, **kubespawner) -> Confi
     return c
 
 
-def _plain_kubespawner(kube_emulator, name: str) -> KubeSpawner:
+def _plain_kubespawner(kube_emulator, user, profiles=OPERATOR_PROFILES) -> KubeSpawner:
     """KubeSpawner itself, with the same list (it ignores ``allowed_groups``)."""
     config = Config(
         {
             "KubeSpawner": {
                 **kube_emulator.spawner_config(),
                 "cmd": ["jupyterhub-singleuser"],
-                "profile_list": copy.deepcopy(OPERATOR_PROFILES),
+                "profile_list": copy.deepcopy(profiles),
             }
         }
     )
-    return KubeSpawner(_mock=True, user=_user(name), config=config)
+    return KubeSpawner(_mock=True, user=user, config=config)
 
 
 def profile_list_of(html: str) -> list[dict]:
@@ -250,18 +267,6 @@ async def plain_pod(spawner: KubeSpawner, fields: dict) -> tuple[dict, dict]:
     spawner.user_options = options
     await spawner.load_user_options()
     return options, await _pod(spawner)
-
-
-def without_suite_attribution(pod: dict) -> dict:
-    """The pod less what every managed pod carries besides KubeSpawner's own: the hub and
-    profile labels and the groups annotation."""
-    pod = copy.deepcopy(pod)
-    labels = pod["metadata"]["labels"]
-    annotations = pod["metadata"]["annotations"]
-    assert labels.pop(LABEL_HUB) == HUB_NAME
-    labels.pop(LABEL_PROFILE)
-    annotations.pop(ANNOTATION_GROUPS)
-    return pod
 
 
 # -- which form: the operator's template, else ours --------------------------------------------
@@ -320,7 +325,7 @@ async def test_a_fancy_profiles_post_reads_as_kubespawner_reads_it(kube_emulator
         "memory": "8g",
         "dataset": "none",
     }
-    plain = _plain_kubespawner(kube_emulator, "bob")
+    plain = _plain_kubespawner(kube_emulator, _user("bob"))
     assert options_from_form(fields) == plain.options_from_form(fields)
     # launch links still take plain option names
     assert options_from_form({"profile": ["python"], "image": ["scipy"]}, plain_keys=True) == {
@@ -356,6 +361,58 @@ async def test_setup_ui_shows_fancy_profiles_with_the_profiles_this_user_may_use
         assert profile["kubespawner_override"] == original["kubespawner_override"]
         assert profile["description"] == original["description"]
     assert "allowed_groups" not in json.dumps(listed)
+    # the keys only fancy-profiles reads
+    image = listed[0]["profile_options"]["image"]
+    assert image["dynamic_image_building"] == {"enabled": True}
+    assert image["choices"]["scipy"]["slug"] == "scipy"
+    assert image["unlisted_choice"]["description_in_choices"] == (
+        "Any image of quay.io/jupyter, by its date tag"
+    )
+
+
+def _as_kubespawner_means_it(profiles: list[dict]) -> list[dict]:
+    """``default`` as KubeSpawner reads it (truthy or not: ``"true"`` is a default), on
+    profiles and choices; the suite hands the page the one default it settled on as
+    ``true``, which is what fancy-profiles looks for (``default === true``)."""
+    profiles = copy.deepcopy(profiles)
+    entries = list(profiles)
+    for profile in profiles:
+        for option in (profile.get("profile_options") or {}).values():
+            entries += (option.get("choices") or {}).values()
+    for entry in entries:
+        if entry.pop("default", None):
+            entry["default"] = True
+    return profiles
+
+
+def _order(profiles: list[dict]) -> list:
+    """The order a page shows profiles, options and choices in."""
+    return [
+        (p["slug"], [(k, list(o.get("choices") or {})) for k, o in options.items()])
+        for p in profiles
+        for options in [p.get("profile_options") or {}]
+    ]
+
+
+@pytest.mark.kube
+@pytest.mark.parametrize("name", sorted(FLEET_LISTS))
+async def test_each_fleet_list_reaches_fancy_profiles_as_kubespawner_hands_it(
+    kube_emulator, store, name
+):
+    """Fleet-shaped lists (extension keys, ``null`` limits, text defaults, derived slugs,
+    a dict by sort key) open to everyone: the page gets the list KubeSpawner gives it."""
+    c = Config()
+    jupyterhub_fancy_profiles.setup_ui(c)
+    c.ManagedHub.db_url = store
+    c.KubeSpawner.update(kube_emulator.spawner_config())
+    c.KubeSpawner.profile_list = fleet_list(name)
+    managed = ManagedKubeSpawner(_mock=True, user=_user("bob"), config=c)
+    plain = KubeSpawner(_mock=True, user=_user("bob"), config=c)
+
+    ours = profile_list_of(await managed.get_options_form())
+    theirs = profile_list_of(await plain.get_options_form())
+    assert _as_kubespawner_means_it(ours) == _as_kubespawner_means_it(theirs)
+    assert _order(ours) == _order(theirs)
 
 
 @pytest.mark.kube
@@ -440,12 +497,58 @@ async def test_a_fancy_profiles_post_gives_the_pod_plain_kubespawner_gives(
     fields = fancy_post(listed, slug, chosen)
 
     options, pod = await managed_pod(managed, fields)
-    plain_options, plain = await plain_pod(_plain_kubespawner(kube_emulator, name), fields)
+    plain_options, plain = await plain_pod(_plain_kubespawner(kube_emulator, _user(name)), fields)
 
     assert options == plain_options
     assert options["profile"] == slug and chosen.items() <= options.items()
     assert pod["metadata"]["labels"][LABEL_PROFILE] == slug
-    assert without_suite_attribution(pod) == plain
+    assert pod["metadata"]["labels"][LABEL_HUB] == HUB_NAME
+    assert without_suite_marks(pod) == plain
+
+
+@pytest.mark.kube
+@pytest.mark.parametrize("name", sorted(FLEET_LISTS))
+async def test_each_fleet_list_posted_from_fancy_profiles_gives_plain_kubespawners_pod(
+    kube_emulator, tmp_path, name
+):
+    """Every profile, choice and free-text choice of the fleet-shaped lists, posted as
+    fancy-profiles posts them to a hub made by ``configure()``: the pod of plain KubeSpawner
+    for the same post."""
+    value = fleet_list(name)
+    if isinstance(value, dict) and not DICT_LISTS:
+        pytest.skip("KubeSpawner 7.0 takes a profile list, not a dict")
+    c = managed_config(kube_emulator, name, "profile_list", tmp_path)
+    jupyterhub_fancy_profiles.setup_ui(c)
+    try:
+        page = ManagedKubeSpawner(_mock=True, user=fleet_user(), config=c)
+        listed = profile_list_of(await page.get_options_form())
+        mismatches = {}
+        posts = [r for r in spawn_requests(listed) if r]
+        for request in posts:
+            slug = request.pop("profile")
+            chosen = {}
+            for key, choice in request.items():
+                if key.endswith("--unlisted-choice"):
+                    chosen[key.removesuffix("--unlisted-choice")] = "unlisted_choice"
+                chosen[key] = choice
+            fields = fancy_post(listed, slug, chosen)
+            managed = ManagedKubeSpawner(_mock=True, user=fleet_user(), config=c)
+            options, pod = await managed_pod(managed, fields)
+            plain_spawner = _plain_kubespawner(kube_emulator, fleet_user(), value)
+            plain_options, plain = await plain_pod(plain_spawner, fields)
+            found = differences(plain, without_suite_marks(pod))
+            if options != plain_options:
+                found.append(f"user_options: plain {plain_options} | managed {options}")
+            if found:
+                mismatches[json.dumps(fields)] = found
+        assert mismatches == {}
+        POSTED[name] = len(posts)
+    finally:
+        c.ManagedKubeSpawner.settings_snapshot.close()
+
+
+#: fleet list -> how many form posts were compared
+POSTED: dict[str, int] = {}
 
 
 REFUSED = [
@@ -591,14 +694,18 @@ async def fancy_spawn_page(page, app) -> list[str]:
     return await cards.locator("h2").all_inner_texts()
 
 
-async def choices_shown(page, slug: str, option: str) -> list[str]:
-    """Open a profile's list in fancy-profiles' page and read its entries."""
+async def choices_shown(page, slug: str, option: str) -> dict[str, str]:
+    """Open a profile's list in fancy-profiles' page; its entries and their descriptions."""
     card = page.locator(f"#profile-{slug}")
     await card.click()
     await card.get_by_label(option, exact=True).click()
-    entries = page.locator(".select__menu .react-select-item-title")
+    entries = page.locator(".select__menu .react-select-item-container")
     await expect(entries.first).to_be_visible()
-    shown = await entries.all_inner_texts()
+    shown = {}
+    for entry in await entries.all():
+        title = await entry.locator(".react-select-item-title").inner_text()
+        description = entry.locator(".react-select-item-description")
+        shown[title] = await description.inner_text() if await description.count() else ""
     await page.keyboard.press("Escape")
     return shown
 
@@ -637,7 +744,16 @@ async def test_fancy_profiles_in_chromium_starts_the_pod_plain_kubespawner_makes
     # bob: only the profile and choices open to everyone
     await sign_in(page, app, "bob")
     assert await fancy_spawn_page(page, app) == ["Python"]
-    assert await choices_shown(page, "python", "Image") == ["Minimal", "SciPy", "Other image..."]
+    # the choices open to everyone, and what fancy-profiles makes of the keys only it reads:
+    # the descriptions, and an entry to build an image (dynamic_image_building)
+    assert await choices_shown(page, "python", "Image") == {
+        "Minimal": "Python and JupyterLab only",
+        "SciPy": "NumPy, SciPy, pandas, matplotlib",
+        "Other image...": "Any image of quay.io/jupyter, by its date tag",
+        "Build your own image": (
+            "Use a mybinder.org compatible GitHub repo to build your own image"
+        ),
+    }
     # a post for a profile that is not his, from his own page: refused, nothing starts
     refused = await page.evaluate(
         """async () => {
@@ -657,11 +773,12 @@ async def test_fancy_profiles_in_chromium_starts_the_pod_plain_kubespawner_makes
     # dataset of her own
     await sign_in(page, app, "alice")
     assert await fancy_spawn_page(page, app) == ["Python", "Physics lab"]
-    assert await choices_shown(page, "python", "Image") == [
+    assert list(await choices_shown(page, "python", "Image")) == [
         "Minimal",
         "SciPy",
         "PyTorch with a GPU",
         "Other image...",
+        "Build your own image",
     ]
     listed = profile_list_of(await page.content())
     card = page.locator("#profile-physics-lab")
@@ -704,7 +821,7 @@ async def test_fancy_profiles_in_chromium_starts_the_pod_plain_kubespawner_makes
     assert essentials(pod)["nodeSelector"] == {"hub.jupyter.org/node-purpose": "physics"}
 
     # the same post to KubeSpawner itself: the same pod
-    _, plain = await plain_pod(_plain_kubespawner(kube_emulator, "alice"), fields)
+    _, plain = await plain_pod(_plain_kubespawner(kube_emulator, _user("alice")), fields)
     assert essentials(pod) == essentials(plain)
 
     r = await api_request(app, "users", "alice", "server", method="delete")
