@@ -547,6 +547,57 @@ async def test_each_fleet_list_posted_from_fancy_profiles_gives_plain_kubespawne
         c.ManagedKubeSpawner.settings_snapshot.close()
 
 
+def image_builder_post(image: str) -> dict[str, list[str]]:
+    """What fancy-profiles 0.7 posts after "Build your own image" on the fancy image
+    picker: its own entry in the list, the built image as the typed value, and the builder's
+    repository and ref fields under it (as its ImageBuilder names them)."""
+    field = "profile-option-only-choice--image"
+    return {
+        "profile": ["only-choice"],
+        field: ["--extra-selectable-item"],
+        f"{field}--unlisted-choice": [image],
+        f"{field}--unlisted-choice--repo": ["example-org/analysis"],
+        f"{field}--unlisted-choice--ref": ["HEAD"],
+        "profile-option-only-choice--requests": ["mem_1_9"],
+        "_xsrf": ["2|xsrf-token"],
+    }
+
+
+@pytest.mark.kube
+async def test_a_built_image_posted_by_fancy_profiles_starts_as_on_kubespawner(
+    kube_emulator, tmp_path
+):
+    c = managed_config(kube_emulator, "fancy-image-picker", "profile_list", tmp_path)
+    jupyterhub_fancy_profiles.setup_ui(c)
+    built = "registry.example.org/binder/example-2danalysis:5f1c2e"
+    try:
+        managed = ManagedKubeSpawner(_mock=True, user=fleet_user(), config=c)
+        options, pod = await managed_pod(managed, image_builder_post(built))
+        plain_spawner = _plain_kubespawner(
+            kube_emulator, fleet_user(), fleet_list("fancy-image-picker")
+        )
+        plain_options, plain = await plain_pod(plain_spawner, image_builder_post(built))
+        assert differences(plain, without_suite_marks(pod)) == []
+        assert pod["spec"]["containers"][0]["image"] == built
+        # read as a typed value; the builder's own fields are not options
+        assert options == {
+            "profile": "only-choice",
+            "image": "unlisted_choice",
+            "image--unlisted-choice": built,
+            "requests": "mem_1_9",
+        }
+        assert plain_options["image"] == "--extra-selectable-item"
+
+        # and checked as one: a value the pattern does not take whole is refused
+        refused_spawner = ManagedKubeSpawner(_mock=True, user=fleet_user(), config=c)
+        with pytest.raises(web.HTTPError) as refused:
+            await refused_spawner.run_options_from_form(image_builder_post("no-tag"))
+        assert refused.value.status_code == 400
+        assert "Must be a public image" in str(refused.value)
+    finally:
+        c.ManagedKubeSpawner.settings_snapshot.close()
+
+
 #: fleet list -> how many form posts were compared
 POSTED: dict[str, int] = {}
 

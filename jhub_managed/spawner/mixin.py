@@ -24,6 +24,7 @@ from ..settings import (
     select_profile,
 )
 from ..settings.allowlist import AdminAllowList, refused_profiles
+from ..settings.profiles import UNLISTED_SUFFIX
 from ..spawn_form import operator_form_template, render_operator_form, render_profile_form
 from ..store.attribution import DEFAULT_CHECK_USER
 from ..store.source import LayeredSnapshot, SettingsSnapshot, SettingsSource
@@ -290,6 +291,8 @@ class ManagedSpawnerMixin(Configurable):
         options = super().run_options_from_form(form_data)
         if inspect.isawaitable(options):
             options = await options
+        if isinstance(options, dict):
+            options = typed_values_as_kubespawner_reads_them(self.managed_profiles(), options)
         self.select(options)
         return options
 
@@ -567,3 +570,29 @@ def options_from_form(
             continue
         options[key] = value
     return options
+
+
+def typed_values_as_kubespawner_reads_them(
+    profiles: list[dict], options: dict[str, str]
+) -> dict[str, str]:
+    """A form's free text read as KubeSpawner reads it, where the suite's reading differs.
+
+    KubeSpawner takes an option's typed value whenever one is posted. So does this where
+    the option's list value is not one of its choices: jupyterhub-fancy-profiles' "Build
+    your own image" posts its own entry there, with the built image as the typed value. A
+    listed choice picked after text was typed stays the choice, as on the suite's own form.
+    Fields under a typed value (``<option>--unlisted-choice--<field>``: the image builder's
+    repository and ref) are not options: KubeSpawner keeps but never reads them; they are
+    left out. The result is checked as every request is (groups, pattern, ceilings).
+    """
+    profile = next((p for p in profiles if p.get("slug") == options.get("profile")), None)
+    if profile is None:
+        return options
+    read = dict(options)
+    for key, option in (profile.get("profile_options") or {}).items():
+        typed = f"{key}{UNLISTED_SUFFIX}"
+        for field in [k for k in read if k.startswith(f"{typed}--")]:
+            del read[field]
+        if read.get(typed) and read.get(key) not in (None, *(option.get("choices") or {})):
+            read[key] = "unlisted_choice"
+    return read
