@@ -401,6 +401,8 @@ async def test_each_fleet_list_reaches_fancy_profiles_as_kubespawner_hands_it(
 ):
     """Fleet-shaped lists (extension keys, ``null`` limits, text defaults, derived slugs,
     a dict by sort key) open to everyone: the page gets the list KubeSpawner gives it."""
+    if isinstance(FLEET_LISTS[name], dict) and not DICT_LISTS:
+        pytest.skip("KubeSpawner 7.0 takes a profile list, not a dict")
     c = Config()
     jupyterhub_fancy_profiles.setup_ui(c)
     c.ManagedHub.db_url = store
