@@ -24,7 +24,7 @@ import requests
 
 from .fixtures.processes import HUB_CONFIG_PREAMBLE
 from .fixtures.profile_lists import COURSE_WITH_NOTES, FANCY_IMAGE_PICKER, GPU_AND_DATA
-from .test_config_service import Hub, running_hub, service_session
+from .test_config_service import DEMO_LOGINS, Hub, running_hub, service_session
 from .upstream.compare import THROWAWAY_KUBECONFIG
 
 pytestmark = [pytest.mark.e2e]
@@ -51,14 +51,8 @@ configure(
     idle_timeout=0,
     settings_refresh_interval=0.5,
 )
-c.ManagedDemoAuthenticator.password = env["JHM_TEST_PASSWORD"]
-c.ManagedDemoAuthenticator.demo_users = json.loads(env["JHM_TEST_USERS"])
-import jupyterhub
-if jupyterhub.version_info >= (6,):
-    # JupyterHub 6 gives up on a service after 30 s, which a loaded test machine can take
-    for service in c.JupyterHub.services:
-        service["timeout"] = 180
 """
+    + DEMO_LOGINS
 )
 
 
