@@ -393,3 +393,16 @@ def test_null_limits_show_in_the_json_box_and_come_back():
     view["mem_limit"] = "2G"  # and a number in its field besides: which one is meant?
     _, _, errors = view_to_profile(view, profile)
     assert errors == {"extra": ["'mem_limit' has its own field: set it there"]}
+
+
+def test_the_local_spawner_takes_null_limits_and_removed_variables(tmp_path):
+    from jhub_managed.spawner import ManagedLocalSpawner
+
+    c = Config()
+    c.ManagedHub.data_dir = str(tmp_path)
+    c.ManagedLocalSpawner.environment = {"KEEP": "1", "DROP": "x"}
+    c.ManagedLocalSpawner.mem_limit = "1G"
+    spawner = ManagedLocalSpawner(config=c)
+    spawner.apply_override({"mem_limit": None, "environment": {"DROP": None, "NEW": "2"}})
+    assert spawner.mem_limit is None
+    assert spawner.environment == {"KEEP": "1", "NEW": "2"}
