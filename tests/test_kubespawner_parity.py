@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import kubernetes_validate
 import pytest
 from kubespawner import KubeSpawner
+from traitlets import Dict
 from traitlets.config import Config
 
 from jhub_managed.hub import configure
@@ -36,8 +37,10 @@ WAYS = ("profile_list", "callable", "operator_defaults", "hub_values")
 #: what the managed spawner adds to every pod, on purpose
 SUITE_LABELS = (LABEL_HUB, LABEL_PROFILE)
 SUITE_ANNOTATIONS = (ANNOTATION_GROUPS,)
-#: KubeSpawner 7.0 takes a list or a callable only
-DICT_LISTS = hasattr(KubeSpawner, "_sorted_dict_values")
+#: KubeSpawner 7.0 takes a list or a callable only; 7.1 a dict of profiles too
+DICT_LISTS = any(
+    isinstance(kind, Dict) for kind in KubeSpawner.class_traits()["profile_list"].trait_types
+)
 
 
 def as_list(value):
@@ -75,7 +78,7 @@ async def manifest_of(spawner) -> dict:
 
 async def plain_manifest(kube, value, options: dict) -> dict:
     config = Config({"KubeSpawner": {**kube.spawner_config(), "cmd": ["jupyterhub-singleuser"]}})
-    config.KubeSpawner.profile_list = copy.deepcopy(value)
+    config.KubeSpawner.profile_list = copy.deepcopy(value if DICT_LISTS else as_list(value))
     spawner = KubeSpawner(_mock=True, user=user(), config=config)
     spawner.user_options = dict(options)
     await spawner.load_user_options()

@@ -25,7 +25,6 @@ from kubespawner import KubeSpawner
 from playwright.async_api import expect
 from tornado import web
 from tornado.httputil import parse_body_arguments
-from traitlets import Dict
 from traitlets.config import Config
 
 from jhub_managed.spawn_form import operator_form_template, render_operator_form
@@ -37,6 +36,7 @@ from .fixtures.kube import free_port, poll_until
 from .fixtures.profile_lists import LISTS as FLEET_LISTS
 from .fixtures.profile_lists import profile_list as fleet_list
 from .test_kubespawner_parity import (
+    DICT_LISTS,
     differences,
     managed_config,
     spawn_requests,
@@ -154,10 +154,6 @@ OPERATOR_PROFILES = [
         },
     },
 ]
-#: whether KubeSpawner takes profiles by sort key (a dict): 7.1 does, 7.0 a list only
-DICT_LISTS = any(
-    isinstance(kind, Dict) for kind in KubeSpawner.class_traits()["profile_list"].trait_types
-)
 #: the operator's ceiling; the 16 GB choice is over it (a hub started with configure() says
 #: so at start; a spawner configured by hand refuses it at spawn)
 CEILINGS = {"mem_limit": "8G"}

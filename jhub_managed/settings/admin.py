@@ -53,19 +53,17 @@ def save_errors(
     starts from; without them, the whole document is the hub admin's. Schema problems come
     first, alone; then the rules beyond the schema and the ceilings.
     """
-    references = [r for r in (base, previous) if isinstance(r, Mapping)]
+    others = _Places([r for r in (base, previous) if isinstance(r, Mapping)])
     document, findings = schema_findings(document, ADMIN)
     errors = []
     for finding in findings:
         if finding.keyword == "additionalProperties":
             own = [
-                key
-                for key in finding.unexpected
-                if not _kept((*finding.path, key), document, references)
+                key for key in finding.unexpected if not others.kept((*finding.path, key), document)
             ]
             if own:
                 errors.append(finding_error(finding, ADMIN, own))
-        elif not _finding_kept(finding, document, references):
+        elif not _finding_kept(finding, document, others):
             errors.append(finding_error(finding, ADMIN))
     if errors:
         return errors
@@ -73,23 +71,21 @@ def save_errors(
         e
         for e in rule_errors(document, one_default=True)
         if any(words in e.message for words in _LIST_RULES)
-        or not _kept(_parts(e.path), document, references)
+        or not others.kept(_parts(e.path), document)
     ]
     if ceilings is not None:
         # the ceilings bind whatever is not the operator's own (the operator's layers are
         # checked against them when the hub starts)
-        operator = [base] if isinstance(base, Mapping) else []
+        operator = _Places([base] if isinstance(base, Mapping) else [])
         errors += [
             e
             for e in ceiling_errors(document, ceilings)
-            if not _kept(_parts(e.path), document, operator)
+            if not operator.kept(_parts(e.path), document)
         ]
     return errors
 
 
-def _finding_kept(
-    finding: SchemaFinding, document: Mapping[str, Any], references: Sequence[Mapping]
-) -> bool:
+def _finding_kept(finding: SchemaFinding, document: Mapping[str, Any], others: _Places) -> bool:
     """Whether what ``finding`` is about is someone else's, kept as it was."""
     error = finding.error
     if "propertyNames" in error.schema_path:
@@ -97,78 +93,83 @@ def _finding_kept(
         name = error.kind.error.instance
         return any(
             isinstance(value, Mapping) and name in value
-            for value in _values_at(finding.path, document, references)
+            for value in others.values_at(finding.path, document)
         )
     if finding.keyword == "required":
         # a key left out: someone else's where they leave it out at the same place too
         name = error.kind.property
         return any(
             isinstance(value, Mapping) and name not in value
-            for value in _values_at(finding.path, document, references)
+            for value in others.values_at(finding.path, document)
         )
     if finding.keyword in ("maxItems", "maxProperties"):
         # too many entries: not the hub admin's doing unless the save made them more
         return any(
             isinstance(value, list | Mapping) and len(value) >= len(finding.instance)
-            for value in _values_at(finding.path, document, references)
+            for value in others.values_at(finding.path, document)
         )
-    return _kept(finding.path, document, references)
+    return others.kept(finding.path, document)
 
 
-def _kept(path: Sequence[Any], document: Mapping[str, Any], references: Sequence[Mapping]) -> bool:
-    """Whether the value at ``path`` of ``document`` is the same at the same place of one of
-    ``references``."""
-    value = _at(document, path)
-    return value is not _MISSING and any(
-        other == value for other in _values_at(path, document, references)
-    )
+class _Places:
+    """Documents whose values are someone else's (the operator's layers, the document in
+    force), looked up at the place a path names in the document saved: a profile is the one
+    with the same slug (none when that is not exactly one), then key by key."""
 
+    def __init__(self, references: Sequence[Mapping[str, Any]]):
+        self.references = references
+        self._by_slug: list[dict[Any, Any]] = []
+        for reference in references:
+            by_slug: dict[Any, Any] = {}
+            profiles = reference.get("profiles")
+            for profile in profiles if isinstance(profiles, list) else []:
+                if isinstance(profile, Mapping):
+                    slug = profile.get("slug")
+                    try:
+                        by_slug[slug] = _MISSING if slug in by_slug else profile
+                    except TypeError:  # a slug that is not text (a list, ...): no match
+                        continue
+            self._by_slug.append(by_slug)
 
-def _values_at(
-    path: Sequence[Any], document: Mapping[str, Any], references: Sequence[Mapping]
-) -> list[Any]:
-    """The values at the place of ``references`` that ``path`` names in ``document``."""
-    values = []
-    for reference in references:
-        value = _aligned(reference, document, path)
-        if value is not _MISSING:
-            values.append(value)
-    return values
+    def kept(self, path: Sequence[Any], document: Mapping[str, Any]) -> bool:
+        """Whether the value at ``path`` of ``document`` is the same at the same place of one
+        of the references."""
+        value = _at(document, path)
+        return value is not _MISSING and any(
+            other == value for other in self.values_at(path, document)
+        )
 
-
-def _aligned(reference: Mapping[str, Any], document: Mapping[str, Any], path: Sequence[Any]):
-    """The value at ``path`` of ``document``, looked up at the same place of ``reference``:
-    a profile is the one with the same slug (none when that is not exactly one)."""
-    path = list(path)
-    if len(path) >= 2 and path[0] == "profiles":
-        profile = _at(document, path[:2])
-        if not isinstance(profile, Mapping):
-            return _MISSING
-        slug = profile.get("slug")
-        profiles = reference.get("profiles")
-        matches = [
-            p
-            for p in (profiles if isinstance(profiles, list) else [])
-            if isinstance(p, Mapping) and p.get("slug") == slug
-        ]
-        if len(matches) != 1:
-            return _MISSING
-        return _at(matches[0], path[2:])
-    return _at(reference, path)
+    def values_at(self, path: Sequence[Any], document: Mapping[str, Any]) -> list[Any]:
+        """The values at the place of the references that ``path`` names in ``document``."""
+        path = list(path)
+        if len(path) >= 2 and path[0] == "profiles":
+            profile = _at(document, path[:2])
+            if not isinstance(profile, Mapping):
+                return []
+            try:
+                matches = [by_slug.get(profile.get("slug"), _MISSING) for by_slug in self._by_slug]
+            except TypeError:
+                return []
+            values = [_at(match, path[2:]) for match in matches if match is not _MISSING]
+        else:
+            values = [_at(reference, path) for reference in self.references]
+        return [value for value in values if value is not _MISSING]
 
 
 def _at(node: Any, path: Sequence[Any]) -> Any:
+    """The value at ``path`` of ``node`` (list indices as numbers or digits), else
+    ``_MISSING``."""
     for part in path:
-        if isinstance(node, list):
+        kind = type(node)
+        if kind is dict or (kind is not list and isinstance(node, Mapping)):
+            node = node.get(part if type(part) is str else str(part), _MISSING)
+            if node is _MISSING:
+                return node
+        elif kind is list:
             try:
                 node = node[int(part)]
             except (ValueError, IndexError):
                 return _MISSING
-        elif isinstance(node, Mapping):
-            key = str(part)
-            if key not in node:
-                return _MISSING
-            node = node[key]
         else:
             return _MISSING
     return node

@@ -68,7 +68,9 @@ class ManagedLocalSpawner(ManagedSpawnerMixin, SimpleLocalProcessSpawner):
             if key in ("mem_limit", "mem_guarantee"):
                 value = parse_memory(value)
             if key == "environment":
-                value = {**self.environment, **value}
+                # None removes a variable, as KubeSpawner takes it
+                merged = {**self.environment, **value}
+                value = {name: text for name, text in merged.items() if text is not None}
             setattr(self, trait, value)
 
     def get_args(self):
