@@ -35,6 +35,8 @@ from .services.health.catalog import CHECKS as HEALTH_CHECKS
 from .services.health.catalog import DEFAULT_REQUIRED
 from .settings import Ceilings, document_errors
 from .settings.allowlist import AdminAllowList
+from .settings.extensions import unknown_keys, unknown_keys_message
+from .settings.layers import operator_layer
 from .settings.validate import ceiling_errors
 from .store.source import SettingsSnapshot, SettingsSource
 
@@ -634,6 +636,8 @@ class ManagedHub(Configurable):
     #: the JSON of configured profile lists found valid, so that a spawn from a callable
     #: ``profile_list`` checks each list once (see ``check_configured_profiles``)
     valid_profile_lists = Set()
+    #: the keys KubeSpawner does not read that the hub's log has named, as (entry, key)
+    reported_unknown_keys = Set()
 
     def __deepcopy__(self, memo: dict) -> ManagedHub:
         # one per hub process: traitlets copies each config value a spawner loads, and every
@@ -740,15 +744,30 @@ class ManagedHub(Configurable):
         return SettingsSnapshot(source, interval=self.settings_refresh_interval)
 
     def check_settings_layers(self) -> None:
+        """Check the operator's layers as KubeSpawner would take their profiles (filled in as
+        it fills them in), within the ceilings: a problem stops the hub at start."""
         ceilings = Ceilings.from_config(self.ceilings)
         for name in ("operator_defaults", "hub_values"):
             layer = getattr(self, name)
             if not layer:
                 continue
-            errors = document_errors(layer, ceilings)
+            errors = document_errors(operator_layer(layer), ceilings)
             if errors:
                 detail = "; ".join(f"{e.path or '/'}: {e.message}" for e in errors[:5])
                 raise ConfigureError(f"{name} is not a valid settings document: {detail}")
+
+    def report_unknown_keys(self, profiles: Any, log: logging.Logger) -> None:
+        """Name, in one warning, the keys of ``profiles`` that KubeSpawner does not read and
+        that the hub has not named yet: each key once, however many profiles carry it."""
+        found = unknown_keys(profiles)
+        new = {
+            entry: [key for key in keys if (entry, key) not in self.reported_unknown_keys]
+            for entry, keys in found.items()
+        }
+        new = {entry: keys for entry, keys in new.items() if keys}
+        if new:
+            self.reported_unknown_keys.update((e, k) for e, keys in new.items() for k in keys)
+            log.warning(unknown_keys_message(new))
 
     def service_environment(self) -> dict[str, str]:
         return {
@@ -1103,6 +1122,10 @@ def configure(c: Config, **options: Any) -> ManagedHub:
     _adopt_spawner_options(c, hub, given)
     hub.check_settings_layers()
     _adopt_config_profile_list(c, hub)
+    hub.report_unknown_keys(
+        [*(hub.operator_defaults.get("profiles") or []), *(hub.hub_values.get("profiles") or [])],
+        logging.getLogger("JupyterHub"),
+    )
 
     if hub.spawner:
         c.JupyterHub.spawner_class = SPAWNERS[hub.spawner]

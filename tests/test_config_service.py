@@ -46,6 +46,15 @@ USERS = {
     "bob": {"groups": []},
     "carol": {"groups": ["editors"]},
 }
+#: the end of a test hub's configuration: its demo users, and time for its services
+DEMO_LOGINS = """c.ManagedDemoAuthenticator.password = env["JHM_TEST_PASSWORD"]
+c.ManagedDemoAuthenticator.demo_users = json.loads(env["JHM_TEST_USERS"])
+import jupyterhub
+if jupyterhub.version_info >= (6,):
+    # JupyterHub 6 gives up on a service after 30 s, which a loaded test machine can take
+    for service in c.JupyterHub.services:
+        service["timeout"] = 180
+"""
 HUB_CONFIG = (
     """
 import json, os, sys
@@ -68,15 +77,9 @@ configure(
     idle_timeout=0,
     settings_refresh_interval=0.5,
 )
-c.ManagedDemoAuthenticator.password = env["JHM_TEST_PASSWORD"]
-c.ManagedDemoAuthenticator.demo_users = json.loads(env["JHM_TEST_USERS"])
 c.Spawner.cmd = [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")]
-import jupyterhub
-if jupyterhub.version_info >= (6,):
-    # JupyterHub 6 gives up on a service after 30 s, which a loaded test machine can take
-    for service in c.JupyterHub.services:
-        service["timeout"] = 180
 """
+    + DEMO_LOGINS
 )
 
 

@@ -112,12 +112,13 @@ CASES = [
         "zero-to-jupyterhub: 5 is not of type 'string'",
     ),
     (
-        "profile-without-slug",
+        # a missing slug is derived from the name, as KubeSpawner derives it; a name is needed
+        "profile-without-name",
         PHYSICS,
-        lambda d: ours(d)["hub_values"]["profiles"][0].pop("slug"),
+        lambda d: ours(d)["hub_values"]["profiles"][0].pop("display_name"),
         ["physics-course"],
         "jupyterhub.custom.jhubManaged.hub_values.profiles[0]",
-        "'slug' is a required property",
+        "'display_name' is a required property",
     ),
     (
         "over-the-ceiling",

@@ -65,8 +65,9 @@ def test_wires_spawner_authenticator_services_roles_templates(tmp_path):
         ({"ceilings": {"image_patterns": ["(unclosed"]}}, "ceilings:"),
         ({"service_ports": {"config": "http"}}, "configure():"),
         (
-            {"hub_values": {"profiles": [{"display_name": "A", "slug": "Not A Slug"}]}},
-            "hub_values is not a valid settings document: /profiles/0/slug",
+            {"hub_values": {"profiles": [{"display_name": "A", "slug": "a"}, {"slug": "b"}]}},
+            "hub_values is not a valid settings document: /profiles/1: 'display_name' is a "
+            "required property",
         ),
         (
             {
@@ -229,10 +230,18 @@ def test_a_callable_config_profile_list_is_left_to_the_spawner(tmp_path):
 @pytest.mark.parametrize(
     "profile_list, message",
     [
-        ([{"display_name": "A", "slug": "Not A Slug!"}], "c.KubeSpawner.profile_list: "),
         (
-            [{"display_name": "A", "default": True}, {"display_name": "B", "default": True}],
-            "not a valid settings layer",
+            [{"display_name": "A", "slug": "a"}, {"display_name": "B", "slug": "a"}],
+            "c.KubeSpawner.profile_list: ",
+        ),
+        (
+            [{"display_name": "A", "profile_options": {"o": {"display_name": "O"}}}],
+            "not a valid settings layer: /profiles/0/profile_options/o: an option needs at "
+            "least one choice",
+        ),
+        (
+            [{"display_name": "A", "kubespawner_override": {"cpu_limit": None}}],
+            "null means no CPU limit, which is above the operator's ceiling of 2 CPUs",
         ),
         ([{"slug": "nameless"}], "'display_name' is a required property"),
         ([{"description": "no name, no slug"}], "not a profile list ('display_name')"),
@@ -244,7 +253,9 @@ def test_a_wrong_config_profile_list_is_an_error_at_hub_start(tmp_path, profile_
     c = Config()
     c.KubeSpawner.profile_list = profile_list
     with pytest.raises(ConfigureError, match=re.escape(message)):
-        configure(c, spawner="kube", data_dir=str(tmp_path), ceilings={"mem_limit": "8G"})
+        configure(
+            c, spawner="kube", data_dir=str(tmp_path), ceilings={"mem_limit": "8G", "cpu_limit": 2}
+        )
 
 
 def test_a_config_profile_list_made_with_append_is_adopted(tmp_path):

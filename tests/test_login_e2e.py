@@ -14,8 +14,6 @@ from jupyterhub.utils import url_path_join
 from playwright.async_api import Page, expect
 from traitlets.config import Config
 
-from tests.fixtures.browser import CHROMIUM_ARGS, chromium_path
-
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.browser,
@@ -32,22 +30,9 @@ SERVICE = {"github": "GitHub", "generic": "Example SSO"}
 
 
 @pytest.fixture
-async def page():
+def page(async_page):
     """A Chromium page on the test's own event loop, next to the in-process hub."""
-    path = chromium_path()
-    if not path:
-        pytest.skip("Chromium is not installed (`apt-get install chromium`; .ci/run does)")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        context = await browser.new_context()
-        context.set_default_timeout(30_000)
-        try:
-            yield await context.new_page()
-        finally:
-            await context.close()
-            await browser.close()
+    return async_page
 
 
 async def oauth_hub(managed_hub, idp, dialect: str, settings: dict, **options):

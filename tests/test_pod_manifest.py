@@ -462,13 +462,13 @@ async def test_hub_values_profiles_win_over_the_config_profile_list(kube_emulato
 
 
 async def test_an_invalid_config_profile_list_is_a_clear_error(kube_emulator, empty_store):
-    broken = [{"display_name": "No", "slug": "Not a slug!", "kubespawner_override": {}}]
+    broken = [{"slug": "nameless", "kubespawner_override": {}}]  # KubeSpawner needs a name
     spawner = await _spawner(kube_emulator, empty_store, "ann", [], profile_list=broken)
     with pytest.raises(web.HTTPError) as info:
         await spawner.get_options_form()
     assert info.value.status_code == 500
     assert "profile_list is not a valid settings layer" in info.value.log_message
-    assert "/profiles/0/slug" in info.value.log_message
+    assert "/profiles/0: 'display_name' is a required property" in info.value.log_message
 
 
 async def test_a_user_without_groups_spawns(kube_emulator, settings_db_url):

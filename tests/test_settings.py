@@ -20,7 +20,9 @@ from jhub_managed.settings import (
     resolve_layers,
     select_profile,
 )
+from jhub_managed.settings.admin import save_errors
 from jhub_managed.settings.announcement import announcement_html
+from jhub_managed.settings.validate import json_errors
 
 # ------------------------------------------------------------------------------------------
 # layered resolution
@@ -695,172 +697,192 @@ def with_option(option_key="o", **option):
     return profile(profile_options={option_key: {"display_name": "O", **option}})
 
 
-@pytest.mark.parametrize(
-    "document, expected",
-    [
-        pytest.param({}, [], id="empty-document"),
-        pytest.param({"profiles": PROFILES}, [], id="example-profiles"),
-        pytest.param(
-            {
-                "announcement": {
-                    "text": "Hi",
-                    "level": "warning",
-                    "starts_at": "2026-01-01T00:00:00Z",
-                    "expires_at": "2026-01-02t00:00:00+02:00",
-                    "show_on": ["login"],
-                },
-                "branding": {"organization_url": "https://example.org", "logo_url": ""},
+#: documents and what is wrong with them (path, words of the message), as a hub admin's
+DOCUMENTS = [
+    pytest.param({}, [], id="empty-document"),
+    pytest.param({"profiles": PROFILES}, [], id="example-profiles"),
+    pytest.param(
+        {
+            "announcement": {
+                "text": "Hi",
+                "level": "warning",
+                "starts_at": "2026-01-01T00:00:00Z",
+                "expires_at": "2026-01-02t00:00:00+02:00",
+                "show_on": ["login"],
             },
-            [],
-            id="announcement-and-branding",
-        ),
-        pytest.param([], [("", "is not of type 'object'")], id="not-an-object"),
-        pytest.param({"colour": "red"}, [("", "'colour' was unexpected")], id="unknown-key"),
-        pytest.param(
-            {"profiles": [{"display_name": "A"}]},
-            [("/profiles/0", "'slug' is a required property")],
-            id="missing-slug",
-        ),
-        pytest.param(
-            {"profiles": [profile(), profile(slug="Bad Slug")]},
-            [("/profiles/1/slug", "does not match")],
-            id="bad-slug",
-        ),
-        pytest.param(
-            {"profiles": [profile(kubespawner_override={"mem_limit": "2 GB"})]},
-            [("/profiles/0/kubespawner_override/mem_limit", "'2 GB'")],
-            id="memory-with-space",
-        ),
-        pytest.param(
-            {"profiles": [profile(kubespawner_override={"cpu_limit": -1})]},
-            [("/profiles/0/kubespawner_override/cpu_limit", "less than the minimum of 0")],
-            id="negative-cpu",
-        ),
-        pytest.param(
-            {"profiles": [profile(kubespawner_override={"environment": {"1BAD": "x"}})]},
-            [("/profiles/0/kubespawner_override/environment", "'1BAD'")],
-            id="bad-environment-name",
-        ),
-        pytest.param(
-            {"profiles": [with_option("bad key!", choices={"a": {"display_name": "A"}})]},
-            [("/profiles/0/profile_options", "'bad key!'")],
-            id="bad-option-key",
-        ),
-        pytest.param(
-            {"profiles": [with_option(choices={"a": {"display_name": "A", "image": "x"}})]},
-            [("/profiles/0/profile_options/o/choices/a", "'image' was unexpected")],
-            id="override-outside-kubespawner-override",
-        ),
-        pytest.param(
-            {"profiles": [profile(idle_timeout=10)]},
-            [("/profiles/0/idle_timeout", "less than the minimum of 60")],
-            id="idle-timeout-too-short",
-        ),
-        pytest.param(
-            {"profiles": [profile(allowed_groups=["a", "a"])]},
-            [("/profiles/0/allowed_groups", "non-unique")],
-            id="duplicate-groups",
-        ),
-        pytest.param(
-            {"announcement": {"text": "x", "starts_at": "tomorrow"}},
-            [("/announcement/starts_at", "'tomorrow' is not a 'date-time'")],
-            id="announcement-bad-time",
-        ),
-        pytest.param(
-            {"announcement": {"text": "x", "level": "critical"}},
-            [("/announcement/level", "'critical' is not one of")],
-            id="announcement-bad-level",
-        ),
-        pytest.param(
-            {"announcement": {"text": "x", "show_on": ["login", "admin"]}},
-            [("/announcement/show_on/1", "'admin' is not one of")],
-            id="announcement-bad-page",
-        ),
-        pytest.param(
-            {"announcement": {"text": "x" * 5001}},
-            [("/announcement/text", "is 5,001 characters long; at most 5,000 are allowed")],
-            id="announcement-too-long",
-        ),
-        pytest.param(
-            {"branding": {"logo_url": "javascript:alert(1)"}},
-            [("/branding/logo_url", "does not match")],
-            id="branding-javascript-url",
-        ),
-        pytest.param(
-            {"profiles": [profile(), profile(display_name=5), profile(slug=None)]},
-            [
-                ("/profiles/1/display_name", "5 is not of type 'string'"),
-                ("/profiles/2/slug", "None is not of type 'string'"),
-            ],
-            id="all-errors-at-once-in-order",
-        ),
-        # rules beyond the schema
-        pytest.param(
-            {"profiles": [profile(slug="a"), profile(slug="b"), profile(slug="a")]},
-            [("/profiles/2/slug", "slug 'a' is already used by profile 1")],
-            id="duplicate-slugs",
-        ),
-        pytest.param(
-            {"profiles": [profile(slug="a", default=True), profile(slug="b", default=True)]},
-            [("/profiles/1/default", "only one profile can be the default")],
-            id="two-defaults",
-        ),
-        pytest.param(
-            {
-                "profiles": [
-                    with_option(unlisted_choice={"enabled": True, "validation_regex": "(quay"})
-                ]
-            },
-            [
-                (
-                    "/profiles/0/profile_options/o/unlisted_choice/validation_regex",
-                    "not a valid regular expression",
-                )
-            ],
-            id="regex-does-not-compile",
-        ),
-        pytest.param(
-            {
-                "profiles": [
-                    with_option(
-                        unlisted_choice={"enabled": True, "validation_regex": "a{4294967296}"}
-                    )
-                ]
-            },
-            [
-                (
-                    "/profiles/0/profile_options/o/unlisted_choice/validation_regex",
-                    "not a valid regular expression",
-                )
-            ],
-            id="regex-repeat-overflows",
-        ),
-        pytest.param(
-            {"profiles": [with_option(unlisted_choice={"enabled": False})]},
-            [("/profiles/0/profile_options/o", "needs at least one choice")],
-            id="option-with-nothing-to-choose",
-        ),
-        # not JSON
-        pytest.param(
-            {"profiles": [profile(kubespawner_override={"cpu_limit": float("nan")})]},
-            [("", "not a JSON document")],
-            id="nan",
-        ),
-        pytest.param(
-            {"profiles": [profile(kubespawner_override={"cpu_limit": float("inf")})]},
-            [("", "not a JSON document")],
-            id="infinity",
-        ),
-        pytest.param({"profiles": {1, 2}}, [("", "not a JSON document")], id="a-set"),
-    ],
-)
-def test_document_errors(document, expected):
-    errors = document_errors(document)
+            "branding": {"organization_url": "https://example.org", "logo_url": ""},
+        },
+        [],
+        id="announcement-and-branding",
+    ),
+    pytest.param([], [("", "is not of type 'object'")], id="not-an-object"),
+    pytest.param({"colour": "red"}, [("", "'colour' was unexpected")], id="unknown-key"),
+    pytest.param(
+        {"profiles": [{"display_name": "A"}]},
+        [("/profiles/0", "'slug' is a required property")],
+        id="missing-slug",
+    ),
+    pytest.param(
+        {"profiles": [profile(), profile(slug="Bad Slug")]},
+        [("/profiles/1/slug", "does not match")],
+        id="bad-slug",
+    ),
+    pytest.param(
+        {"profiles": [profile(kubespawner_override={"mem_limit": "2 GB"})]},
+        [("/profiles/0/kubespawner_override/mem_limit", "'2 GB'")],
+        id="memory-with-space",
+    ),
+    pytest.param(
+        {"profiles": [profile(kubespawner_override={"cpu_limit": -1})]},
+        [("/profiles/0/kubespawner_override/cpu_limit", "less than the minimum of 0")],
+        id="negative-cpu",
+    ),
+    pytest.param(
+        {"profiles": [profile(kubespawner_override={"environment": {"1BAD": "x"}})]},
+        [("/profiles/0/kubespawner_override/environment", "'1BAD'")],
+        id="bad-environment-name",
+    ),
+    pytest.param(
+        {"profiles": [with_option("bad key!", choices={"a": {"display_name": "A"}})]},
+        [("/profiles/0/profile_options", "'bad key!'")],
+        id="bad-option-key",
+    ),
+    pytest.param(
+        {"profiles": [with_option(choices={"a": {"display_name": "A", "image": "x"}})]},
+        [("/profiles/0/profile_options/o/choices/a", "'image' was unexpected")],
+        id="override-outside-kubespawner-override",
+    ),
+    pytest.param(
+        {"profiles": [profile(idle_timeout=10)]},
+        [("/profiles/0/idle_timeout", "less than the minimum of 60")],
+        id="idle-timeout-too-short",
+    ),
+    pytest.param(
+        {"profiles": [profile(allowed_groups=["a", "a"])]},
+        [("/profiles/0/allowed_groups", "non-unique")],
+        id="duplicate-groups",
+    ),
+    pytest.param(
+        {"announcement": {"text": "x", "starts_at": "tomorrow"}},
+        [("/announcement/starts_at", "'tomorrow' is not a 'date-time'")],
+        id="announcement-bad-time",
+    ),
+    pytest.param(
+        {"announcement": {"text": "x", "level": "critical"}},
+        [("/announcement/level", "'critical' is not one of")],
+        id="announcement-bad-level",
+    ),
+    pytest.param(
+        {"announcement": {"text": "x", "show_on": ["login", "admin"]}},
+        [("/announcement/show_on/1", "'admin' is not one of")],
+        id="announcement-bad-page",
+    ),
+    pytest.param(
+        {"announcement": {"text": "x" * 5001}},
+        [("/announcement/text", "is 5,001 characters long; at most 5,000 are allowed")],
+        id="announcement-too-long",
+    ),
+    pytest.param(
+        {"branding": {"logo_url": "javascript:alert(1)"}},
+        [("/branding/logo_url", "does not match")],
+        id="branding-javascript-url",
+    ),
+    pytest.param(
+        {"profiles": [profile(), profile(display_name=5), profile(slug=None)]},
+        [
+            ("/profiles/1/display_name", "5 is not of type 'string'"),
+            ("/profiles/2/slug", "None is not of type 'string'"),
+        ],
+        id="all-errors-at-once-in-order",
+    ),
+    # rules beyond the schema
+    pytest.param(
+        {"profiles": [profile(slug="a"), profile(slug="b"), profile(slug="a")]},
+        [("/profiles/2/slug", "slug 'a' is already used by profile 1")],
+        id="duplicate-slugs",
+    ),
+    pytest.param(
+        {"profiles": [profile(slug="a", default=True), profile(slug="b", default=True)]},
+        [("/profiles/1/default", "only one profile can be the default")],
+        id="two-defaults",
+    ),
+    pytest.param(
+        {"profiles": [with_option(unlisted_choice={"enabled": True, "validation_regex": "(quay"})]},
+        [
+            (
+                "/profiles/0/profile_options/o/unlisted_choice/validation_regex",
+                "not a valid regular expression",
+            )
+        ],
+        id="regex-does-not-compile",
+    ),
+    pytest.param(
+        {
+            "profiles": [
+                with_option(unlisted_choice={"enabled": True, "validation_regex": "a{4294967296}"})
+            ]
+        },
+        [
+            (
+                "/profiles/0/profile_options/o/unlisted_choice/validation_regex",
+                "not a valid regular expression",
+            )
+        ],
+        id="regex-repeat-overflows",
+    ),
+    pytest.param(
+        {"profiles": [with_option(unlisted_choice={"enabled": False})]},
+        [("/profiles/0/profile_options/o", "needs at least one choice")],
+        id="option-with-nothing-to-choose",
+    ),
+    # not JSON
+    pytest.param(
+        {"profiles": [profile(kubespawner_override={"cpu_limit": float("nan")})]},
+        [("", "not a JSON document")],
+        id="nan",
+    ),
+    pytest.param(
+        {"profiles": [profile(kubespawner_override={"cpu_limit": float("inf")})]},
+        [("", "not a JSON document")],
+        id="infinity",
+    ),
+    pytest.param({"profiles": {1, 2}}, [("", "not a JSON document")], id="a-set"),
+]
+
+
+@pytest.mark.parametrize(("document", "expected"), DOCUMENTS)
+def test_a_hub_admins_document_errors(document, expected):
+    """A hub admin's save of ``document`` with nothing of the operator's under it: all of it
+    is the hub admin's, judged by the settings schema."""
+    errors = json_errors(document) or save_errors(document)
     assert len(errors) == len(expected), [e.as_dict() for e in errors]
     for error, (path, fragment) in zip(errors, expected, strict=True):
         assert error.path == path
         assert fragment in error.message
         assert len(error.message) <= 303
+
+
+#: what KubeSpawner takes in a profile_list that a hub admin may not write: the operator's
+#: layers may (any slug, key or environment name, keys it does not read, several defaults)
+OPERATOR_MAY = {
+    "bad-slug",
+    "bad-environment-name",
+    "bad-option-key",
+    "override-outside-kubespawner-override",
+    "two-defaults",
+}
+
+
+@pytest.mark.parametrize(("document", "expected"), DOCUMENTS)
+def test_operator_layer_errors(document, expected, request):
+    """The same documents as an operator's layer: the same errors, except where KubeSpawner
+    takes what a hub admin may not write."""
+    if request.node.callspec.id in OPERATOR_MAY:
+        expected = []
+    errors = document_errors(document)
+    assert len(errors) == len(expected), [e.as_dict() for e in errors]
+    for error, (path, fragment) in zip(errors, expected, strict=True):
+        assert (error.path, fragment in error.message) == (path, True)
 
 
 def test_oversize_document():

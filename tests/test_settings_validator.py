@@ -15,12 +15,17 @@ import pytest
 
 from jhub_managed.demo.settings import DEMO_SETTINGS
 from jhub_managed.settings import document_errors
-from jhub_managed.settings.schema import OPERATOR_SETTINGS_SCHEMA
+from jhub_managed.settings.schema import ADMIN_SETTINGS_SCHEMA, OPERATOR_SETTINGS_SCHEMA
 from jhub_managed.settings.validate import is_date_time, schema_errors
 
-REFERENCE = jsonschema.Draft202012Validator(
-    OPERATOR_SETTINGS_SCHEMA, format_checker=jsonschema.FormatChecker(formats=("date-time",))
-)
+REFERENCES = {
+    name: jsonschema.Draft202012Validator(
+        schema, format_checker=jsonschema.FormatChecker(formats=("date-time",))
+    )
+    for name, schema in (("operator", OPERATOR_SETTINGS_SCHEMA), ("admin", ADMIN_SETTINGS_SCHEMA))
+}
+SCHEMAS = {"operator": OPERATOR_SETTINGS_SCHEMA, "admin": ADMIN_SETTINGS_SCHEMA}
+REFERENCE = REFERENCES["operator"]
 
 
 def limit_message(error: jsonschema.ValidationError) -> str:
@@ -33,9 +38,9 @@ def limit_message(error: jsonschema.ValidationError) -> str:
     return ""
 
 
-def reference_errors(document) -> list[tuple[str, str]]:
+def reference_errors(document, schema: str = "operator") -> list[tuple[str, str]]:
     """What the settings API answered before the compiled validator (paths and messages)."""
-    found = sorted(REFERENCE.iter_errors(document), key=lambda e: list(e.absolute_path))
+    found = sorted(REFERENCES[schema].iter_errors(document), key=lambda e: list(e.absolute_path))
     result = []
     for error in found:
         message = limit_message(error) or error.message
@@ -120,16 +125,17 @@ def full_document() -> dict:
     return document
 
 
-def test_messages_and_paths_are_those_the_api_always_gave():
+@pytest.mark.parametrize("schema", SCHEMAS)
+def test_messages_and_paths_are_those_the_api_always_gave(schema):
     rng = random.Random(20260101)
     base = full_document()
-    assert schema_errors(base) == [] and reference_errors(base) == []
+    assert schema_errors(base, SCHEMAS[schema]) == [] and reference_errors(base, schema) == []
     differences = []
     compared = 0
     for _ in range(1500):
         document = broken(base, rng)
-        expected = reference_errors(document)
-        got = [(e.path, e.message) for e in schema_errors(document)]
+        expected = reference_errors(document, schema)
+        got = [(e.path, e.message) for e in schema_errors(document, SCHEMAS[schema])]
         compared += bool(expected)
         if got != expected:
             differences.append((document, expected, got))
@@ -185,8 +191,13 @@ def test_messages_and_paths_are_those_the_api_always_gave():
     ],
 )
 def test_each_kind_of_problem_in_the_words_of_the_api(document, path, message):
-    assert [(e.path, e.message) for e in schema_errors(document)] == [(path, message)]
-    assert reference_errors(document) == [(path, message)]
+    """In a hub admin's document; the operator's layers take some of these as KubeSpawner
+    does (any key, any environment name)."""
+    admin = SCHEMAS["admin"]
+    assert [(e.path, e.message) for e in schema_errors(document, admin)] == [(path, message)]
+    assert reference_errors(document, "admin") == [(path, message)]
+    operator = [(e.path, e.message) for e in schema_errors(document)]
+    assert operator == reference_errors(document) and operator in ([], [(path, message)])
 
 
 def _environment(value) -> dict:

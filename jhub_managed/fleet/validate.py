@@ -22,6 +22,7 @@ import jsonschema
 
 from ..hub import CULLER_SERVICE, SERVICE_NAMES, ManagedHub
 from ..settings import Ceilings, document_errors, resolve_layers
+from ..settings.layers import operator_layer
 from .dependency import SubChart
 from .fleetfile import Fleet, FleetError, Hub
 from .schema import VALUES_PATH, chart_schema
@@ -137,7 +138,11 @@ class Checker:
             ceilings = Ceilings.from_config(options.get("ceilings"))
         except (ValueError, TypeError):
             return  # reported by check_options
-        layers = [(name, options.get(name)) for name in ("operator_defaults", "hub_values")]
+        # profiles filled in as KubeSpawner fills them in (a missing slug derived), as the hub does
+        layers = [
+            (name, options.get(name) and operator_layer(options[name]))
+            for name in ("operator_defaults", "hub_values")
+        ]
         for name, layer in layers:
             if not layer:
                 continue

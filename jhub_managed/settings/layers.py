@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from slugify import slugify
+
 
 def merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Deep-merge two mappings: keys of ``override`` win, nested mappings merge.
@@ -52,3 +54,20 @@ def resolve_layers(layers: Iterable[Mapping[str, Any] | None]) -> dict[str, Any]
     resolved = json_copy(resolved)
     resolved.setdefault("profiles", [])
     return resolved
+
+
+def operator_layer(layer: Mapping[str, Any] | None) -> dict[str, Any]:
+    """An operator's layer with its profiles filled in as KubeSpawner fills them in: a
+    profile without a ``slug`` gets the one KubeSpawner derives from its display name (with
+    the same function, however long the name). Nothing else changes; the layer given is
+    left as it is."""
+    layer = dict(layer or {})
+    profiles = layer.get("profiles")
+    if isinstance(profiles, list):
+        layer["profiles"] = [
+            {**p, "slug": slugify(p["display_name"])}
+            if isinstance(p, Mapping) and "slug" not in p and isinstance(p.get("display_name"), str)
+            else p
+            for p in profiles
+        ]
+    return layer

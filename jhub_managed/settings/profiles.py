@@ -227,7 +227,7 @@ def select_profile(
         profile_def = matches[0]
         if not is_allowed(profile_def, user_groups):
             raise ProfileRequestError(
-                f"The profile '{profile_def['display_name']}' is only for "
+                f"The profile '{_label(profile_def, slug)}' is only for "
                 f"{who_may_use(profile_def)}.",
                 status=403,
             )
@@ -243,6 +243,7 @@ def select_profile(
         )
 
     for key, option in options.items():
+        option = {**option, "display_name": _label(option, key)}
         choices = option.get("choices") or {}
         unlisted_def = option.get("unlisted_choice") or {}
         unlisted_value = user_options.get(key + UNLISTED_SUFFIX)
@@ -296,7 +297,7 @@ def select_profile(
         choice_def = choices[choice]
         if not is_allowed(choice_def, user_groups):
             raise ProfileRequestError(
-                f"The choice '{choice_def['display_name']}' of '{option['display_name']}' is "
+                f"The choice '{_label(choice_def, choice)}' of '{option['display_name']}' is "
                 f"only for {who_may_use(choice_def)}.",
                 status=403,
             )
@@ -304,6 +305,13 @@ def select_profile(
         override = _merge_override(override, choice_def.get("kubespawner_override") or {})
     selection.override = override
     return selection
+
+
+def _label(entry: Mapping[str, Any], key: str) -> str:
+    """What a profile, option or choice is called: its display name, else its key (the
+    operator's layers may leave an option's or a choice's name out, as KubeSpawner does)."""
+    name = entry.get("display_name")
+    return name if isinstance(name, str) and name else str(key)
 
 
 def _empty_unlisted_message(option: Mapping[str, Any], unlisted: Mapping[str, Any]) -> str:
@@ -318,11 +326,13 @@ def _empty_unlisted_message(option: Mapping[str, Any], unlisted: Mapping[str, An
 
 
 def _merge_override(base: dict, extra: Mapping[str, Any]) -> dict:
-    """Later overrides win; dict-valued settings (environment, node_selector, ...) merge."""
+    """Later overrides win; dict-valued settings (environment, node_selector,
+    extra_pod_config, ...) merge all the way down, as KubeSpawner merges each override into
+    its settings (a ``None`` kept, for KubeSpawner to remove the key it names)."""
     merged = copy.deepcopy(base)
     for key, value in extra.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = {**merged[key], **copy.deepcopy(dict(value))}
+            merged[key] = _merge_override(merged[key], value)
         else:
             merged[key] = copy.deepcopy(value)
     return merged

@@ -21,7 +21,7 @@ import jsonschema_rs
 from .announcement import parse_time
 from .profiles import fullmatch_any
 from .quantities import format_cpu, format_memory, parse_memory
-from .schema import MAX_DOCUMENT_BYTES, OPERATOR_SETTINGS_SCHEMA
+from .schema import ADMIN_SETTINGS_SCHEMA, MAX_DOCUMENT_BYTES, OPERATOR_SETTINGS_SCHEMA
 
 GPU_RESOURCE = "nvidia.com/gpu"
 #: what ``re.compile`` raises for a bad pattern: ``re.error``, but ``OverflowError`` for a
@@ -59,29 +59,34 @@ def is_date_time(value: str) -> bool:
     return bool(year) and 1 <= day <= calendar.monthrange(year, month)[1]
 
 
-# compiled once, in Rust; the only format the schema uses is checked by is_date_time
-_VALIDATOR = jsonschema_rs.Draft202012Validator(
-    # resolved documents hold the operator's layers, which may set any KubeSpawner key; what
-    # the hub admins' own edits may set is checked by allowlist.admin_override_errors
-    OPERATOR_SETTINGS_SCHEMA,
-    validate_formats=True,
-    formats={"date-time": is_date_time},
-)
+def _compiled(schema: dict) -> Any:
+    # compiled once, in Rust; the only format the schema uses is checked by is_date_time
+    return jsonschema_rs.Draft202012Validator(
+        schema, validate_formats=True, formats={"date-time": is_date_time}
+    )
 
 
-def _subschema(path: Iterable[Any]) -> Any:
-    node: Any = OPERATOR_SETTINGS_SCHEMA
+#: the operator's layers, and documents judged as a whole (fleet validation): profiles as
+#: KubeSpawner takes them
+OPERATOR = OPERATOR_SETTINGS_SCHEMA
+#: what a hub admin's edits may be (``kubespawner_override``'s keys are the allow-list's)
+ADMIN = ADMIN_SETTINGS_SCHEMA
+_VALIDATORS = {id(OPERATOR): _compiled(OPERATOR), id(ADMIN): _compiled(ADMIN)}
+
+
+def _subschema(schema: dict, path: Iterable[Any]) -> Any:
+    node: Any = schema
     for part in path:
         node = node[part]
     return node
 
 
-def _message(error: Any, instance: Any) -> str:
+def _message(error: Any, instance: Any, schema: dict = OPERATOR) -> str:
     """The error in the words the settings API has always used (those of the Python
     ``jsonschema`` package, size limits said as limits), whatever the validator's own
     words are."""
     keyword = error.schema_path[-1] if error.schema_path else ""
-    value = _subschema(error.schema_path) if error.schema_path else None
+    value = _subschema(schema, error.schema_path) if error.schema_path else None
     if "propertyNames" in error.schema_path:
         instance = error.kind.error.instance
     if keyword == "type":
@@ -123,10 +128,10 @@ def _message(error: Any, instance: Any) -> str:
     return error.message
 
 
-def _order(error: Any) -> tuple:
+def _order(error: Any, schema: dict) -> tuple:
     """Where the error's keyword stands in the schema, so that errors at one path come in
     the schema's order."""
-    node: Any = OPERATOR_SETTINGS_SCHEMA
+    node: Any = schema
     positions = []
     for part in error.schema_path:
         if isinstance(node, dict):
@@ -155,35 +160,79 @@ def _located(document: Any, path: Iterable[Any]) -> tuple[list[Any], Any]:
     return real, document
 
 
-def schema_errors(document: Any) -> list[SettingsError]:
-    """Every way ``document`` breaks the schema, by path (in the schema's order at a path)."""
+@dataclass(frozen=True)
+class SchemaFinding:
+    """One way a document breaks a schema: where (the path as the document spells it),
+    the value there, and the validator's error."""
+
+    path: tuple
+    instance: Any
+    error: Any
+
+    @property
+    def keyword(self) -> str:
+        return self.error.schema_path[-1] if self.error.schema_path else ""
+
+    @property
+    def unexpected(self) -> list[str]:
+        """The keys an ``additionalProperties`` finding is about."""
+        return (
+            sorted(self.error.kind.unexpected, key=str)
+            if self.keyword == ("additionalProperties")
+            else []
+        )
+
+
+def schema_findings(document: Any, schema: dict = OPERATOR) -> tuple[Any, list[SchemaFinding]]:
+    """``document`` as JSON (what would be stored), and every way it breaks ``schema``, in
+    the document's order and the schema's order at one path."""
+    validator = _VALIDATORS[id(schema)]
     try:
-        if _VALIDATOR.is_valid(document):
-            return []
-        found = list(_VALIDATOR.iter_errors(document))
+        if validator.is_valid(document):
+            return document, []
+        found = list(validator.iter_errors(document))
     except (TypeError, ValueError, OverflowError):
         # not plain JSON (say, a key that is a number in a Python configuration): check
         # what it becomes as JSON, which is what would be stored
         document = json.loads(json.dumps(document))
-        found = list(_VALIDATOR.iter_errors(document))
+        found = list(validator.iter_errors(document))
     located = [(*_located(document, e.instance_path), e) for e in found]
-    located.sort(key=lambda found: (found[0], _order(found[2])))
-    errors = []
-    for path, instance, error in located:
-        message = _message(error, instance)
-        if len(message) > 300:
-            # keep what is wrong ("... is too long") and shorten the value it quotes
-            value = repr(instance)
-            if len(value) > 100 and value in message:
-                message = message.replace(value, value[:80] + "...", 1)
-        if len(message) > 300:
-            message = message[:300] + "..."
-        errors.append(SettingsError(_pointer(path), message))
-    return errors
+    located.sort(key=lambda found: (found[0], _order(found[2], schema)))
+    return document, [SchemaFinding(tuple(path), instance, e) for path, instance, e in located]
 
 
-def rule_errors(document: Mapping[str, Any]) -> list[SettingsError]:
-    """Rules beyond the schema: unique slugs, regexes that compile, at most one default."""
+def finding_error(
+    finding: SchemaFinding, schema: dict = OPERATOR, unexpected: list[str] | None = None
+) -> SettingsError:
+    """A finding in the words of the settings API; ``unexpected`` names fewer keys than an
+    ``additionalProperties`` finding has (those that are someone else's left out)."""
+    if unexpected is not None:
+        verb = "was" if len(unexpected) == 1 else "were"
+        listed = ", ".join(repr(e) for e in unexpected)
+        message = f"Additional properties are not allowed ({listed} {verb} unexpected)"
+    else:
+        message = _message(finding.error, finding.instance, schema)
+    if len(message) > 300:
+        # keep what is wrong ("... is too long") and shorten the value it quotes
+        value = repr(finding.instance)
+        if len(value) > 100 and value in message:
+            message = message.replace(value, value[:80] + "...", 1)
+    if len(message) > 300:
+        message = message[:300] + "..."
+    return SettingsError(_pointer(finding.path), message)
+
+
+def schema_errors(document: Any, schema: dict = OPERATOR) -> list[SettingsError]:
+    """Every way ``document`` breaks ``schema`` (by default what the operator's layers may
+    write), by path (in the schema's order at a path)."""
+    _, findings = schema_findings(document, schema)
+    return [finding_error(f, schema) for f in findings]
+
+
+def rule_errors(document: Mapping[str, Any], *, one_default: bool = False) -> list[SettingsError]:
+    """Rules beyond the schema: unique slugs, regexes that compile, options with something
+    to choose, announcement times; with ``one_default``, at most one default profile (a rule
+    of the hub admins' edits: KubeSpawner takes the first of several defaults)."""
     errors = []
     seen: dict[str, int] = {}
     defaults = []
@@ -229,7 +278,7 @@ def rule_errors(document: Mapping[str, Any]) -> list[SettingsError]:
                         "an option needs at least one choice or an enabled unlisted choice",
                     )
                 )
-    for index in defaults[1:]:
+    for index in defaults[1:] if one_default else ():
         errors.append(
             SettingsError(f"/profiles/{index}/default", "only one profile can be the default")
         )
@@ -410,9 +459,13 @@ def override_errors(
         value = override.get(key) if limit is not None else None
         if isinstance(value, int | float) and not isinstance(value, bool) and value > limit:
             errors.append(_above(path, key, format_cpu(float(value)), format_cpu(limit)))
+        elif value is None and key == "cpu_limit" and limit is not None and key in override:
+            errors.append(_unlimited(path, key, "CPU", format_cpu(limit)))
     for key in ("mem_limit", "mem_guarantee"):
         value = override.get(key)
         if value is None:
+            if key == "mem_limit" and ceilings.mem_limit is not None and key in override:
+                errors.append(_unlimited(path, key, "memory", format_memory(ceilings.mem_limit)))
             continue
         try:
             amount = _memory(value)
@@ -475,6 +528,16 @@ def override_errors(
 
 def _above(path: str, key: str, value: str, limit: str) -> SettingsError:
     return SettingsError(f"{path}/{key}", f"{value} is above the operator's ceiling of {limit}")
+
+
+def _unlimited(path: str, key: str, what: str, limit: str) -> SettingsError:
+    """``null`` for a limit: no limit at all, which is over any ceiling. (A guarantee of
+    ``null`` reserves nothing, which is within any.)"""
+    return SettingsError(
+        f"{path}/{key}",
+        f"null means no {what} limit, which is above the operator's ceiling of {limit}: "
+        f"set a limit of at most {limit}",
+    )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -548,7 +611,9 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
 def document_errors(
     document: Any, ceilings: Ceilings | None = None, *, max_bytes: int | None = MAX_DOCUMENT_BYTES
 ) -> list[SettingsError]:
-    """All that is wrong with a settings document; empty when it can be saved.
+    """All that is wrong with a settings document as the operator's layers may write it
+    (profiles as KubeSpawner takes them, within the ceilings); empty when it is valid.
+    What hub admins save is judged by :func:`jhub_managed.settings.admin.save_errors`.
 
     ``max_bytes=None`` leaves out the first check (that the document is JSON of at most
     that many bytes), for a caller that made it already: a save checks the layer it stores,
@@ -556,19 +621,24 @@ def document_errors(
     """
     if max_bytes is None:
         return _document_errors(document, ceilings)
+    return json_errors(document, max_bytes) or _document_errors(document, ceilings)
+
+
+def json_errors(document: Any, max_bytes: int = MAX_DOCUMENT_BYTES) -> list[SettingsError]:
+    """Why ``document`` can't be stored as JSON of at most ``max_bytes`` bytes, if it can't."""
     try:
         size = len(json.dumps(document, allow_nan=False).encode())
-    except TypeError as e:
+    except (TypeError, RecursionError) as e:
         return [SettingsError("", f"not a JSON document: {e}")]
     except ValueError as e:  # NaN, Infinity, circular references
         return [SettingsError("", f"not a JSON document: {e} (NaN and Infinity are not numbers)")]
     if size > max_bytes:
         return [SettingsError("", f"the document is {size} bytes; at most {max_bytes} are allowed")]
-    return _document_errors(document, ceilings)
+    return []
 
 
 def _document_errors(document: Any, ceilings: Ceilings | None) -> list[SettingsError]:
-    errors = schema_errors(document)
+    errors = schema_errors(document, OPERATOR)
     if errors:
         return errors
     errors = rule_errors(document)

@@ -74,6 +74,11 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
     starting profiles (the ``hub_values`` layer) when ``hub_values`` has none. The request is
     validated (and refused with 400/403) before the pod is made; the pod carries labels
     naming the hub and the profile.
+
+    The spawn form is the suite's own unless the operator set KubeSpawner's
+    ``profile_form_template`` or a ``form.html`` in ``additional_profile_form_template_paths``
+    (as jupyterhub-fancy-profiles' ``setup_ui(c)`` does): then it is theirs, given the
+    profiles this user may use; what it posts is checked as the suite's own form's post.
     """
 
     @default("profile_list")

@@ -6,7 +6,7 @@ import os
 from typing import Any, ClassVar
 
 from jupyterhub.spawner import SimpleLocalProcessSpawner
-from traitlets import Unicode
+from traitlets import List, Unicode
 
 from ..settings.quantities import parse_memory
 from .mixin import ManagedSpawnerMixin
@@ -33,6 +33,25 @@ class ManagedLocalSpawner(ManagedSpawnerMixin, SimpleLocalProcessSpawner):
 
     image_applies: ClassVar[bool] = False
 
+    # the operator's own spawn form, as on ManagedKubeSpawner, where KubeSpawner declares
+    # these two options; set here, in this class's own section (``c.KubeSpawner`` is not
+    # read, as its ``profile_list`` is not)
+    profile_form_template = Unicode(
+        "",
+        config=True,
+        help="""A Jinja2 template of the spawn form, used instead of the suite's own, as
+        KubeSpawner's option of the same name: it gets ``profile_list`` (the profiles the
+        user may use) and ``user_options`` (their last options), and posts KubeSpawner's
+        field names (``profile``, ``profile-option-<slug>--<option>``).""",
+    )
+    additional_profile_form_template_paths = List(
+        Unicode(),
+        config=True,
+        help="""Folders searched for a ``form.html`` to use as the spawn form (after
+        :attr:`profile_form_template`), as KubeSpawner's option of the same name; e.g.
+        ``jupyterhub_fancy_profiles.TEMPLATE_PATHS``.""",
+    )
+
     home_dir_template = Unicode(
         "/tmp/jhub-managed/{username}",  # noqa: S108 - overridden by the demo and the chart
         config=True,
@@ -49,7 +68,9 @@ class ManagedLocalSpawner(ManagedSpawnerMixin, SimpleLocalProcessSpawner):
             if key in ("mem_limit", "mem_guarantee"):
                 value = parse_memory(value)
             if key == "environment":
-                value = {**self.environment, **value}
+                # None removes a variable, as KubeSpawner takes it
+                merged = {**self.environment, **value}
+                value = {name: text for name, text in merged.items() if text is not None}
             setattr(self, trait, value)
 
     def get_args(self):

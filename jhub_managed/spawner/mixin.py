@@ -24,7 +24,8 @@ from ..settings import (
     select_profile,
 )
 from ..settings.allowlist import AdminAllowList, refused_profiles
-from ..spawn_form import render_profile_form
+from ..settings.profiles import UNLISTED_SUFFIX
+from ..spawn_form import operator_form_template, render_operator_form, render_profile_form
 from ..store.attribution import DEFAULT_CHECK_USER
 from ..store.source import LayeredSnapshot, SettingsSnapshot, SettingsSource
 from .refusal import SpawnRefused, describe_selection, log_refusal
@@ -137,6 +138,7 @@ class ManagedSpawnerMixin(Configurable):
                 )
             except ConfiguredProfilesError as e:
                 raise web.HTTPError(500, str(e), reason="Server Error") from None
+            self.managed_hub.report_unknown_keys(profiles, self.log)
         if profiles != self._configured_profiles:
             self._configured_profiles = profiles
             self._own_source = None
@@ -224,10 +226,31 @@ class ManagedSpawnerMixin(Configurable):
         if not current.profiles:
             return ""
         groups = self.user_group_names()
-        profiles = profiles_for_groups(self.offered_profiles(current), groups)
+        offered = self.offered_profiles(current)
+        profiles = profiles_for_groups(offered, groups)
         if not profiles:
             raise SpawnRefused(403, "No profile on this hub is open to you.", self.hub_contact())
+        template = operator_form_template(
+            getattr(self, "profile_form_template", ""),
+            getattr(self, "additional_profile_form_template_paths", None) or [],
+        )
+        if template is not None:
+            return render_operator_form(
+                template, profiles, self._options_that_hold(offered, groups)
+            )
         return self._form_for(current, groups, profiles)
+
+    def _options_that_hold(self, profiles: list[dict], groups: list[str]) -> dict:
+        """The user's last options when this user may still make that request, else ``{}``
+        (what the operator's template is given to preselect, as KubeSpawner 7.1 means to)."""
+        options = self.user_options
+        if not options or not isinstance(options, dict):
+            return {}
+        try:
+            select_profile(profiles, groups, options)
+        except ProfileRequestError:
+            return {}
+        return dict(options)
 
     def hub_contact(self) -> str:
         """Whom users ask for access: the branding's contact, as hub admins set it."""
@@ -255,16 +278,21 @@ class ManagedSpawnerMixin(Configurable):
             profile = handler.get_query_argument("profile", None)
             if profile:
                 data["profile"] = [profile]
-        options = options_from_form(data)
+        options = options_from_form(data, plain_keys=True)
         self.select(options)
         return options
 
     async def run_options_from_form(self, form_data):
         """The form's options, checked before anything starts (a refusal re-shows the form
-        with the reason, and JupyterHub does not begin a spawn that would fail)."""
+        with the reason, and JupyterHub does not begin a spawn that would fail). The
+        config's own profile list is read first: a form may be posted to a spawner that
+        never rendered it (the hub restarted while the page was open)."""
+        await self.load_configured_profiles()
         options = super().run_options_from_form(form_data)
         if inspect.isawaitable(options):
             options = await options
+        if isinstance(options, dict):
+            options = typed_values_as_kubespawner_reads_them(self.managed_profiles(), options)
         self.select(options)
         return options
 
@@ -510,12 +538,16 @@ def _without_opt_prefix(query_data) -> dict:
     return prefixed or data
 
 
-def options_from_form(formdata: dict[str, list[str]]) -> dict[str, str]:
+def options_from_form(
+    formdata: dict[str, list[str]], *, plain_keys: bool = False
+) -> dict[str, str]:
     """Form fields (kubespawner's names) to kubespawner-shaped ``user_options``.
 
     ``profile`` picks the profile; ``profile-option-{slug}--{option}`` its choices and
-    ``...--unlisted-choice`` free text. Fields of other profiles are ignored. Plain
-    ``{option}`` keys (as launch links and the REST API send them) are accepted too.
+    ``...--unlisted-choice`` free text. Fields of other profiles are ignored, and so are
+    fields that are not options (a spawn page's own controls, such as the
+    ``select-profile`` radio buttons of jupyterhub-fancy-profiles), as KubeSpawner ignores
+    them. With ``plain_keys`` (launch links), plain ``{option}`` keys are options too.
     """
 
     def first(value):
@@ -530,11 +562,37 @@ def options_from_form(formdata: dict[str, list[str]]) -> dict[str, str]:
     for key, value in data.items():
         if key == "profile" or key == "_xsrf":
             continue
-        if key.startswith("profile-option-"):
-            if not key.startswith(prefix):
-                continue
+        if key.startswith(prefix):
             key = key[len(prefix) :]
+        elif key.startswith("profile-option-") or not plain_keys:
+            continue
         if value in ("", None):
             continue
         options[key] = value
     return options
+
+
+def typed_values_as_kubespawner_reads_them(
+    profiles: list[dict], options: dict[str, str]
+) -> dict[str, str]:
+    """A form's free text read as KubeSpawner reads it, where the suite's reading differs.
+
+    KubeSpawner takes an option's typed value whenever one is posted. So does this where
+    the option's list value is not one of its choices: jupyterhub-fancy-profiles' "Build
+    your own image" posts its own entry there, with the built image as the typed value. A
+    listed choice picked after text was typed stays the choice, as on the suite's own form.
+    Fields under a typed value (``<option>--unlisted-choice--<field>``: the image builder's
+    repository and ref) are not options: KubeSpawner keeps but never reads them; they are
+    left out. The result is checked as every request is (groups, pattern, ceilings).
+    """
+    profile = next((p for p in profiles if p.get("slug") == options.get("profile")), None)
+    if profile is None:
+        return options
+    read = dict(options)
+    for key, option in (profile.get("profile_options") or {}).items():
+        typed = f"{key}{UNLISTED_SUFFIX}"
+        for field in [k for k in read if k.startswith(f"{typed}--")]:
+            del read[field]
+        if read.get(typed) and read.get(key) not in (None, *(option.get("choices") or {})):
+            read[key] = "unlisted_choice"
+    return read

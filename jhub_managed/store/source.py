@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..settings import resolve_layers
+from ..settings.layers import operator_layer
 from .store import SettingsStore
 
 
@@ -50,7 +51,7 @@ class SettingsSource:
         log: logging.Logger | None = None,
     ):
         self.db_url = db_url
-        self.base_layers = (dict(operator_defaults or {}), dict(hub_values or {}))
+        self.base_layers = (operator_layer(operator_defaults), operator_layer(hub_values))
         self.log = log or logging.getLogger(__name__)
         self._store: SettingsStore | None = None
         self._cached = ResolvedSettings(0, resolve_layers(self.base_layers))
@@ -212,7 +213,7 @@ class LayeredSnapshot:
 
     def __init__(self, snapshot: SettingsSnapshot, hub_values: Mapping[str, Any]):
         self.snapshot = snapshot
-        self.base_layers = (snapshot.source.base_layers[0], dict(hub_values or {}))
+        self.base_layers = (snapshot.source.base_layers[0], operator_layer(hub_values))
         self._from: ResolvedSettings | None = None
         self._resolved = ResolvedSettings(0, resolve_layers(self.base_layers))
 

@@ -36,7 +36,8 @@ from .handlers import EditorHandler, may_edit
 
 __all__ = ["ConfigService", "EditorHandler", "may_edit"]
 
-_PROFILE = r"([a-z0-9][-a-z0-9_]{0,62})"
+#: a profile's slug in a page's path, URL-encoded: any text (the operator's may be any)
+_PROFILE = r"(.+)"
 
 
 def format_when(value: str | None) -> str:

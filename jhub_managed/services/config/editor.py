@@ -1,8 +1,10 @@
 """Saving and restoring the hub's settings: what the API and the pages share.
 
 A save stores the whole document a hub admin sent as the new top layer (the admin-edits
-layer) over the operator's defaults and the hub's values, after checking the resolved result
-against the schema, the operator's ceilings and the rules a schema can't say. Nothing is ever
+layer) over the operator's defaults and the hub's values, after checking what it adds or
+changes in the resolved result against the schema, the operator's ceilings, the rules a
+schema can't say and the allow-list (what the operator's layers hold is the operator's, and
+never makes a save fail: see :mod:`jhub_managed.settings.admin`). Nothing is ever
 overwritten: every save, a restore included, is a new version, and a save from a version that
 is no longer the newest is refused.
 """
@@ -16,9 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ...settings import Ceilings, SettingsError, document_errors
+from ...settings import Ceilings, SettingsError
+from ...settings.admin import save_errors
 from ...settings.allowlist import AdminAllowList, admin_override_errors, refused_profiles
 from ...settings.schema import MAX_DOCUMENT_BYTES
+from ...settings.validate import json_errors
 from ...settings.versions import MAX_VERSION
 from ...store import SettingsConflict, SettingsStore
 from ...store.source import SettingsSource
@@ -153,34 +157,39 @@ class SettingsEditor:
             raise UnknownVersion(version)
         return record.summary()
 
+    def document_in_force(self, version: int) -> dict | None:
+        """The resolved settings of ``version``, the one in force (``None`` if unknown)."""
+        current = self.source.last_read
+        if current.version == version:
+            return current.document
+        try:
+            return self.resolved_at(version)
+        except UnknownVersion:
+            return None
+
     # -- checking -----------------------------------------------------------------------------
 
-    def errors(self, layer: Any) -> tuple[dict | None, list[SettingsError]]:
-        """The resolved document ``layer`` would put in force, and what is wrong with it."""
+    def errors(
+        self, layer: Any, previous: Mapping[str, Any] | None = None
+    ) -> tuple[dict | None, list[SettingsError]]:
+        """The resolved document ``layer`` would put in force over ``previous`` (the
+        document in force the save starts from), and what is wrong with what it adds or
+        changes."""
         if not isinstance(layer, Mapping):
             return None, [
                 SettingsError("", f"the settings must be an object, not {_json_type(layer)}")
             ]
         # the layer itself is stored, so it is held to the size limit too
-        try:
-            size = len(json.dumps(layer, allow_nan=False).encode())
-        except (TypeError, RecursionError) as e:
-            return None, [SettingsError("", f"not a JSON document: {e}")]
-        except ValueError as e:
-            return None, [
-                SettingsError("", f"not a JSON document: {e} (NaN and Infinity are not numbers)")
-            ]
-        if size > MAX_DOCUMENT_BYTES:
-            return None, [
-                SettingsError(
-                    "", f"the document is {size} bytes; at most {MAX_DOCUMENT_BYTES} are allowed"
-                )
-            ]
+        problems = json_errors(layer, MAX_DOCUMENT_BYTES)
+        if problems:
+            return None, problems
         resolved = self.source.resolve(layer)
         try:
             # the layer is checked as JSON within the limit above, and the deployment's
             # layers were when the hub started
-            errors = document_errors(resolved, self.ceilings, max_bytes=None)
+            errors = save_errors(
+                resolved, self.ceilings, base=self.base_document(), previous=previous
+            )
             return resolved, errors + self.admin_errors(resolved)
         except RecursionError:
             return None, [SettingsError("", "the document is nested too deeply")]
@@ -207,7 +216,7 @@ class SettingsEditor:
             self._log_conflict(author, expected_version, current, action)
             raise SaveConflict(expected_version, current)
         errors = comment_errors(comment)
-        resolved, document_problems = self.errors(layer)
+        resolved, document_problems = self.errors(layer, self.document_in_force(current))
         errors += document_problems
         if errors:
             self.log.warning(

@@ -10,7 +10,7 @@ import copy
 from typing import Any
 
 from ..._version import __version__
-from ...settings.schema import settings_schema
+from ...settings.schema import OPERATOR_SETTINGS_SCHEMA
 from .editor import MAX_COMMENT_LENGTH, MAX_VERSION
 
 _INT_VERSION = {"type": "integer", "minimum": 0, "maximum": MAX_VERSION}
@@ -57,26 +57,15 @@ def _errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _json(_ref(words[s][0]), words[s][1]) for s in statuses}
 
 
-def _open_overrides(schema: Any) -> None:
-    """The keys a hub admin may put in ``kubespawner_override`` depend on this hub's operator
-    (``hub_admin_override_keys``), so the document does not close the object: the service
-    itself answers 400 for a key outside this hub's list, and GET may return widened keys."""
-    if isinstance(schema, dict):
-        override = (schema.get("properties") or {}).get("kubespawner_override")
-        if isinstance(override, dict):
-            override["additionalProperties"] = True
-        for value in schema.values():
-            _open_overrides(value)
-    elif isinstance(schema, list):
-        for value in schema:
-            _open_overrides(value)
-
-
 def openapi_document(prefix: str = "/services/config/") -> dict[str, Any]:
-    settings = settings_schema()
+    # What GET answers holds the operator's layers as they wrote them (profiles as
+    # KubeSpawner takes them, keys it does not read, widened kubespawner_override keys), and
+    # a hub admin may send that back: the document describes what may be sent and served.
+    # The service itself answers 400 for what a hub admin adds beyond the settings schema
+    # and this hub's allow-list.
+    settings = copy.deepcopy(OPERATOR_SETTINGS_SCHEMA)
     for key in ("$schema", "$id"):
         settings.pop(key, None)
-    _open_overrides(settings)
     if_match = {
         "name": "If-Match",
         "in": "header",

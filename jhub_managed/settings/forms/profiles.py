@@ -49,6 +49,10 @@ def _override_view(override: Mapping[str, Any] | None, *, resources: bool) -> di
     )
     if resources:
         for key in RESOURCE_FIELDS:
+            if key in rest and rest[key] is None:
+                # null (no limit, no guarantee) has no field text: it stays in the JSON
+                view[key] = ""
+                continue
             value = rest.pop(key, None)
             view[key] = memory_text(value) if key.startswith("mem") else number_text(value)
         for field, key in (
@@ -306,7 +310,9 @@ class _Builder:
             # kept in JSON when they don't fit their field (e.g. a multi-line value)
             own += [key for key in COMMON_FIELDS if str(view.get(key) or "").strip()]
             for key in own:
-                if key in extra:
+                # null for a resource (none) is written in the JSON, its field left empty
+                unset = key in RESOURCE_FIELDS and extra.get(key, 0) is None
+                if key in extra and not (unset and not str(view.get(key) or "").strip()):
                     self.error(prefix + "extra", f"'{key}' has its own field: set it there")
             override.update(extra)
         image = str(view.get("image") or "").strip()
@@ -361,8 +367,17 @@ def _key_for(text: str, fallback: str) -> str:
     return slugify(text) or fallback
 
 
-def view_to_profile(view: Mapping[str, Any]) -> tuple[dict, dict[str, str], FieldErrors]:
-    """A profile from the form's view, the pointer -> field map, and errors by field."""
+def view_to_profile(
+    view: Mapping[str, Any], original: Mapping[str, Any] | None = None
+) -> tuple[dict, dict[str, str], FieldErrors]:
+    """A profile from the form's view, the pointer -> field map, and errors by field.
+
+    ``original`` is the profile the form edits: its slug and its options' and choices' keys
+    are kept as they are, whatever their shape (the operator's may be any), and what it has
+    that the form does not show (keys of spawn-page extensions, ...) is kept too.
+    """
+    original = original if isinstance(original, Mapping) else {}
+    original_options = _mapping(original.get("profile_options"))
     b = _Builder()
     profile: dict[str, Any] = {}
     name = str(view.get("display_name") or "").strip()
@@ -377,7 +392,7 @@ def view_to_profile(view: Mapping[str, Any]) -> tuple[dict, dict[str, str], Fiel
     if not slug:
         if name:
             b.error("slug", "give the profile a slug (lowercase letters, digits and dashes)")
-    elif not re.fullmatch(SLUG_PATTERN, slug):
+    elif slug != original.get("slug") and not re.fullmatch(SLUG_PATTERN, slug):
         b.error(
             "slug",
             "use 1-63 lowercase letters, digits, '-' or '_', starting and ending with a "
@@ -425,7 +440,8 @@ def view_to_profile(view: Mapping[str, Any]) -> tuple[dict, dict[str, str], Fiel
         ):
             continue
         key = key_text or _key_for(option_name, f"option-{i + 1}")
-        if not re.fullmatch(OPTION_KEY_PATTERN, key):
+        original_choices = _mapping(_mapping(original_options.get(key)).get("choices"))
+        if key not in original_options and not re.fullmatch(OPTION_KEY_PATTERN, key):
             b.error(p + "key", "use letters, digits, '-' or '_' (at most 63), e.g. image")
         if key in options:
             b.error(p + "key", f"another option of this profile is called '{key}' already")
@@ -445,7 +461,9 @@ def view_to_profile(view: Mapping[str, Any]) -> tuple[dict, dict[str, str], Fiel
             choice_key = str(choice_view.get("key") or "").strip() or _key_for(
                 choice_name, f"choice-{j + 1}"
             )
-            if not re.fullmatch(OPTION_KEY_PATTERN, choice_key):
+            if choice_key not in original_choices and not re.fullmatch(
+                OPTION_KEY_PATTERN, choice_key
+            ):
                 b.error(q + "key", "use letters, digits, '-' or '_' (at most 63)")
             if choice_key in choices:
                 b.error(q + "key", f"another choice is called '{choice_key}' already")
@@ -510,7 +528,64 @@ def view_to_profile(view: Mapping[str, Any]) -> tuple[dict, dict[str, str], Fiel
         options[key] = option
     if options:
         profile["profile_options"] = options
+    keep_unshown(profile, original)
     return profile, b.fields, b.errors
+
+
+#: the keys the profile form shows, by entry; the form keeps the others as they were
+FORM_KEYS = {
+    "profile": frozenset(
+        {
+            "display_name",
+            "slug",
+            "description",
+            "default",
+            "allowed_groups",
+            "idle_timeout",
+            "kubespawner_override",
+            "profile_options",
+        }
+    ),
+    "profile option": frozenset({"display_name", "choices", "unlisted_choice"}),
+    "choice": frozenset(
+        {"display_name", "description", "default", "kubespawner_override", "allowed_groups"}
+    ),
+    "unlisted choice": frozenset(
+        {
+            "enabled",
+            "display_name",
+            "display_name_in_choices",
+            "validation_regex",
+            "validation_message",
+            "kubespawner_override",
+            "allowed_groups",
+        }
+    ),
+}
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _unshown(entry: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    return {k: copy.deepcopy(v) for k, v in entry.items() if k not in FORM_KEYS[kind]}
+
+
+def keep_unshown(profile: dict, original: Mapping[str, Any]) -> None:
+    """Put back into ``profile`` (made from the form) what ``original`` has that the form
+    does not show, at the profile, at each option and choice the form kept (by key), and at
+    their unlisted choices."""
+    profile.update({k: v for k, v in _unshown(original, "profile").items() if k not in profile})
+    originals = _mapping(original.get("profile_options"))
+    for key, option in (profile.get("profile_options") or {}).items():
+        before = _mapping(originals.get(key))
+        option.update(_unshown(before, "profile option"))
+        for name, choice in (option.get("choices") or {}).items():
+            choice.update(_unshown(_mapping(_mapping(before.get("choices")).get(name)), "choice"))
+        unlisted = _unshown(_mapping(before.get("unlisted_choice")), "unlisted choice")
+        if unlisted:
+            option.setdefault("unlisted_choice", {"enabled": False}).update(unlisted)
 
 
 def _escape(key: str) -> str:

@@ -179,8 +179,9 @@ class ProfileEditPage(PageHandler):
             profile_forms.add_option(view)
             await self.show(view, slug, form_version=expected)
             return
-        profile, fields, field_errors = profile_forms.view_to_profile(view)
         current = self.editor.current()
+        original = next((p for p in current.profiles if slug and p.get("slug") == slug), None)
+        profile, fields, field_errors = profile_forms.view_to_profile(view, original)
         # a profile someone else deleted meanwhile is added again, after the conflict notice
         others = [p for p in current.profiles if p.get("slug") != slug]
         if profile.get("slug") and any(p.get("slug") == profile["slug"] for p in others):
