@@ -229,6 +229,40 @@ def test_a_spawn_that_selects_no_limit_under_a_ceiling_is_refused():
     assert error.path == "/mem_limit" and "null means no memory limit" in error.message
 
 
+def test_a_typed_memory_is_judged_at_spawn_with_the_value_not_at_start(tmp_path):
+    """``mem_limit: "{value}"`` in a free-text choice, as KubeSpawner takes it: the hub
+    starts; the typed value meets the ceiling when a server is asked for."""
+    from jhub_managed.settings import document_errors, override_errors
+
+    ceilings = Ceilings.from_config({"mem_limit": "8G"})
+    unlisted = {
+        "enabled": True,
+        "display_name": "Other",
+        "validation_regex": "^[0-9]+G$",
+        "kubespawner_override": {"mem_limit": "{value}", "mem_guarantee": "{value}"},
+    }
+    profiles = [
+        {
+            "display_name": "Memory",
+            "slug": "memory",
+            "profile_options": {"memory": {"display_name": "Memory", "unlisted_choice": unlisted}},
+        }
+    ]
+    assert document_errors({"profiles": profiles}, ceilings) == []
+    _configure(tmp_path, "profile_list", profiles, ceilings={"mem_limit": "8G"})
+    chosen = {"profile": "memory", "memory--unlisted-choice": "4G"}
+    fits = select_profile(profiles, [], chosen)
+    assert fits.override["mem_limit"] == "4G"
+    assert override_errors(fits.override, ceilings, "") == []
+    over = select_profile(profiles, [], {**chosen, "memory--unlisted-choice": "64G"})
+    assert [e.path for e in override_errors(over.override, ceilings, "")] == ["/mem_limit"]
+    # a fixed value beside the typed one is still judged at start
+    unlisted["kubespawner_override"]["cpu_limit"] = 99
+    ceilings = Ceilings.from_config({"mem_limit": "8G", "cpu_limit": 4})
+    (error,) = document_errors({"profiles": profiles}, ceilings)
+    assert error.path.endswith("/unlisted_choice/kubespawner_override/cpu_limit")
+
+
 # -- a hub admin's save, judged on what it adds or changes -----------------------------------
 
 OPERATOR = {"profiles": as_list(profile_list("course-with-notes"))}

@@ -137,6 +137,23 @@ CHOICE = {
     "additionalProperties": False,
 }
 
+#: the settings of a free-text choice's override that may be the typed value itself
+_QUANTITIES = ("cpu_guarantee", "cpu_limit", "mem_guarantee", "mem_limit")
+_TYPED_VALUE = {
+    "description": "Text with ``{value}``, filled in with what the user typed (judged then).",
+    "type": "string",
+    "pattern": r"\{value\}",
+}
+
+
+def _typed(prop: dict) -> dict:
+    """``prop``, or text that the typed value fills in (``mem_limit: "{value}"``)."""
+    if "anyOf" in prop:
+        return {**prop, "anyOf": [*prop["anyOf"], _TYPED_VALUE]}
+    own = {k: v for k, v in prop.items() if k != "description"}
+    return {"description": prop["description"], "anyOf": [own, _TYPED_VALUE]}
+
+
 UNLISTED_CHOICE = {
     "description": "A free-text choice, for example any image that matches a pattern.",
     "type": "object",
@@ -165,6 +182,10 @@ UNLISTED_CHOICE = {
         "kubespawner_override": {
             **KUBESPAWNER_OVERRIDE,
             "description": "As a choice's, with ``{value}`` replaced by what the user typed.",
+            "properties": {
+                **KUBESPAWNER_OVERRIDE["properties"],
+                **{key: _typed(KUBESPAWNER_OVERRIDE["properties"][key]) for key in _QUANTITIES},
+            },
         },
         "allowed_groups": _GROUPS,
         "description": {

@@ -600,7 +600,14 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
                 errors += _own(found, path, inherited)
             unlisted = option.get("unlisted_choice") or {}
             if unlisted.get("enabled") and unlisted.get("kubespawner_override"):
-                merged = _merged_own(base, unlisted["kubespawner_override"])
+                # a setting the typed value fills in (``mem_limit: "{value}"``) is judged at
+                # spawn time, with the value; the rest of the override now
+                fixed = {
+                    k: v
+                    for k, v in unlisted["kubespawner_override"].items()
+                    if not (isinstance(v, str) and "{value}" in v)
+                }
+                merged = _merged_own(base, fixed)
                 path = f"{option_path}/unlisted_choice/kubespawner_override"
                 errors += _own(
                     override_errors(merged, ceilings, path, check_image=False), path, inherited
