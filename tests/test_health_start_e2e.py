@@ -117,9 +117,19 @@ def jupyterhub_process(hub: DemoHub):
     raise AssertionError("no jupyterhub process under the demo command")
 
 
+#: clears every timer of the page, its reload among them
+STOP_RELOADING = (
+    "() => { const last = setTimeout(() => {}, 0);"
+    " for (let i = 0; i <= last; i++) clearTimeout(i); }"
+)
+
+
 def status_page_while_starting(page: Page, service_url: str) -> None:
     """The status page, on the health service's own port (the proxy has no route to it yet)."""
     page.goto(service_url + "/services/health/")
+    # while the hub starts the page reloads itself every few seconds; here it holds still,
+    # so that a reload cuts neither the checks below nor the test's next visit
+    page.evaluate(STOP_RELOADING)
     expect(page.locator(".jhm-health-summary")).to_contain_text("still starting")
     row = page.locator('.jhm-check[data-check="proxy-routes"]')
     expect(row).to_have_attribute("data-state", "starting")
