@@ -24,8 +24,8 @@ from types import SimpleNamespace
 
 from benchmarks.bench_usage_reports import GROUPS, NOW, fill
 from benchmarks.common import summary_ms, time_calls, write_results
+from jhub_managed.hubside.budget_notice import BudgetNotices
 from jhub_managed.services.usage.budgets import budget_use
-from jhub_managed.services.usage.notice import BudgetNotices
 from jhub_managed.store import create_engine_for, upgrade
 
 SESSIONS = 100_000

@@ -1,6 +1,7 @@
 """What the hub's own pages say about the suite: the tab title and the Services menu.
 
-Pure data and functions, used by :mod:`jhub_managed.templating` for the hub's templates.
+Pure data and functions, used by :mod:`jhub_managed.hubside.templates` for the hub's templates
+and by the settings service (its pages carry the same title).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from jupyterhub import orm, scopes
 from jupyterhub.tests.utils import add_user, api_request
 
 from jhub_managed.hub import SETTINGS_SCOPE, USAGE_SCOPE
-from jhub_managed.roles import ADMINS_ROLE
+from jhub_managed.scopes import ADMINS_ROLE
 
 
 def holds_settings_scope(app, name: str) -> bool:

@@ -8,9 +8,9 @@ import json
 import pytest
 from jupyterhub.tests.utils import add_user, api_request
 
-from jhub_managed.services.health import spawnreport
 from jhub_managed.services.health.checks import ThreadGuard, check_spawner_settings
 from jhub_managed.services.health.schedule import CheckFailed
+from jhub_managed.shared import spawner_report as spawnreport
 from jhub_managed.store import SettingsStore
 
 from .fixtures.kube import poll_until

@@ -11,11 +11,11 @@ import pytest
 from traitlets.config import Config
 
 from jhub_managed.hub import ConfigureError, ManagedHub, configure
-from jhub_managed.services.health import spawnreport
+from jhub_managed.hubside.health_notice import HealthNotice, is_failing
+from jhub_managed.hubside.spawn_report import SpawnReport
 from jhub_managed.services.health.app import Answer, Metrics, overall
-from jhub_managed.services.health.catalog import CHECKS, DEFAULT_REQUIRED
 from jhub_managed.services.health.checks import CHECK_FUNCTIONS, scrub
-from jhub_managed.services.health.notice import HealthNotice, is_failing
+from jhub_managed.services.health.options import health_options
 from jhub_managed.services.health.schedule import (
     CheckFailed,
     NotConfigured,
@@ -24,7 +24,8 @@ from jhub_managed.services.health.schedule import (
     StartPhase,
     retry_delay,
 )
-from jhub_managed.services.health.wiring import health_options
+from jhub_managed.shared import spawner_report
+from jhub_managed.shared.health_checks import CHECKS, DEFAULT_REQUIRED
 
 
 def test_every_check_has_a_function_and_a_description():
@@ -460,16 +461,16 @@ class _Source:
 
 
 def test_spawner_report_records_fallbacks_and_refusals_and_writes_only_changes(tmp_path):
-    spawnreport.configure(str(tmp_path))
-    path = spawnreport.report_path(str(tmp_path))
-    assert spawnreport.read(path) is None
-    spawnreport.note_spawn(_Source(3))
-    first = spawnreport.read(path)
+    spawns = SpawnReport(str(tmp_path))
+    path = spawner_report.report_path(str(tmp_path))
+    assert spawner_report.read(path) is None
+    spawns.note_spawn(_Source(3))
+    first = spawner_report.read(path)
     assert first["version"] == 3 and first["fallback"] == ""
-    spawnreport.note_spawn(_Source(3))
-    assert spawnreport.read(path)["written_at"] == first["written_at"]  # nothing changed
-    spawnreport.note_spawn(_Source(3, "OperationalError: gone"), profile="gpu", refused="too big")
-    report = spawnreport.read(path)
+    spawns.note_spawn(_Source(3))
+    assert spawner_report.read(path)["written_at"] == first["written_at"]  # nothing changed
+    spawns.note_spawn(_Source(3, "OperationalError: gone"), profile="gpu", refused="too big")
+    report = spawner_report.read(path)
     assert report["fallback"] == "OperationalError: gone"
     assert report["refusals"][0]["profile"] == "gpu" and report["refusals"][0]["version"] == 3
 

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import re
+import sys
+import threading
+from contextlib import contextmanager
 
 import pytest
+from jinja2 import Environment
+from sqlalchemy import inspect
 from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
 
 from jhub_managed.hub import SETTINGS_SCOPE, ConfigureError, ManagedHub, configure
+from jhub_managed.hubside.ports import ephemeral_low
 
 
 def test_wires_spawner_authenticator_services_roles_templates(tmp_path):
@@ -263,3 +270,91 @@ def test_a_config_profile_list_made_with_append_is_adopted(tmp_path):
     c.KubeSpawner.profile_list.append(Z2JH_PROFILES[0])
     hub = configure(c, spawner="kube", data_dir=str(tmp_path))
     assert [p["slug"] for p in hub.hub_values["profiles"]] == ["default"]
+
+
+# -- configure() builds configuration only ----------------------------------------------------
+
+#: what loading a configuration must not do: open a socket or a database
+SIDE_EFFECTS = ("socket.__new__", "socket.bind", "socket.connect", "sqlite3.connect")
+_audited: list[list[str]] = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _audited and event in SIDE_EFFECTS:
+        _audited[-1].append(event)
+
+
+@contextmanager
+def side_effects():
+    """What the block does to the world: sockets and database connections it opens, threads
+    it leaves running."""
+    if not getattr(_audit, "installed", False):
+        sys.addaudithook(_audit)  # audit hooks stay for the process: this one only records
+        _audit.installed = True
+    threads = set(threading.enumerate())
+    events: list[str] = []
+    _audited.append(events)
+    try:
+        yield events
+    finally:
+        _audited.remove(events)
+        events += [f"thread {t.name}" for t in set(threading.enumerate()) - threads]
+
+
+HUB_CONFIG = """
+from jhub_managed.hub import configure
+configure(c, spawner="local", authenticator="demo", data_dir={data_dir!r})
+"""
+
+
+def test_configure_twice_and_a_config_file_loaded_twice_touch_nothing(tmp_path):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    config_file = tmp_path / "jupyterhub_config.py"
+    config_file.write_text(HUB_CONFIG.format(data_dir=str(data_dir)))
+    with side_effects() as done:
+        hubs = [configure(Config(), spawner="local", data_dir=str(data_dir)) for _ in range(2)]
+        loaded = [PyFileConfigLoader(config_file.name, str(tmp_path)).load_config() for _ in "12"]
+    assert done == []  # no socket, no database, no thread
+    assert list(data_dir.iterdir()) == []  # no store made, none migrated
+    assert hubs[0] is not hubs[1]
+    for c in loaded:
+        # the same wiring each time, each with its own objects
+        services = [s for s in c.JupyterHub.services if "url" in s]
+        ports = [int(s["url"].rsplit(":", 1)[1]) for s in services]
+        assert len(set(ports)) == len(ports) == 3
+        assert all(port < ephemeral_low() for port in ports)
+    snapshots = [c.ManagedLocalSpawner.settings_snapshot for c in loaded]
+    assert snapshots[0] is not snapshots[1]
+
+
+def test_the_hub_start_makes_and_migrates_the_store_and_starts_the_refresher(tmp_path):
+    c = Config()
+    configure(c, spawner="local", data_dir=str(tmp_path), services=[], idle_timeout=0)
+    snapshot = c.ManagedLocalSpawner.settings_snapshot
+    assert not (tmp_path / "jhub-managed.sqlite").exists()
+    try:
+        with side_effects() as done:
+            # what JupyterHub does while it starts: build its template environments with
+            # the configured options (twice: async and sync)
+            for _ in range(2):
+                Environment(autoescape=True, **c.JupyterHub.jinja_environment_options)
+        assert (tmp_path / "jhub-managed.sqlite").exists()
+        assert "jhm_settings_versions" in inspect(snapshot.source.store.engine).get_table_names()
+        assert "sqlite3.connect" in done
+        assert [e for e in done if e.startswith("thread")] == ["thread jhub-managed-settings"]
+    finally:
+        snapshot.close()
+
+
+def test_the_hub_start_keeps_the_configs_own_template_extensions(tmp_path):
+    c = Config()
+    c.JupyterHub.jinja_environment_options = {"extensions": ["jinja2.ext.loopcontrols"]}
+    configure(c, spawner="local", data_dir=str(tmp_path), services=[], idle_timeout=0)
+    snapshot = c.ManagedLocalSpawner.settings_snapshot
+    try:
+        env = Environment(autoescape=True, **c.JupyterHub.jinja_environment_options)
+        assert "jinja2.ext.LoopControlExtension" in env.extensions
+        assert (tmp_path / "jhub-managed.sqlite").exists()
+    finally:
+        snapshot.close()

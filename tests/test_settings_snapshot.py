@@ -1,5 +1,5 @@
-"""The hub's one settings snapshot: made and migrated at hub start, refreshed off the event
-loop within its interval, one snapshot per page render, last good settings kept."""
+"""The hub's one settings snapshot: started (the store migrated) at hub start, refreshed off
+the event loop within its interval, one snapshot per page render, last good settings kept."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ def db_url(tmp_path):
 def test_a_save_is_in_force_within_the_interval_and_reads_never_touch_the_store(db_url):
     snapshot = SettingsSnapshot(SettingsSource(db_url), interval=0.2)
     try:
+        snapshot.start()  # as the hub does when it starts
         queries_by_reader = queries_on_this_thread(snapshot.source.store.engine)
         assert snapshot.current().version == 0
         SettingsStore(db_url, migrate=False).save(
@@ -101,18 +102,30 @@ def test_the_last_good_settings_stay_when_the_store_cannot_be_read(db_url):
         store.dispose()
 
 
-def test_configure_makes_and_migrates_the_store_at_hub_start(tmp_path):
+def test_configure_makes_no_store_the_snapshot_makes_and_migrates_it_when_started(tmp_path):
     c = Config()
     configure(c, data_dir=str(tmp_path), spawner="local", services=[], idle_timeout=0)
     store_file = tmp_path / "jhub-managed.sqlite"
-    assert store_file.exists()
+    assert not store_file.exists()
     snapshot = c.ManagedLocalSpawner.settings_snapshot
     assert isinstance(snapshot, SettingsSnapshot)
+    snapshot.start()  # what the hub does when it starts (see test_hub_configure.py)
+    assert store_file.exists()
     assert "jhm_settings_versions" in inspect(snapshot.source.store.engine).get_table_names()
     # the spawners and the pages share it; copying the configuration keeps it one
     assert c.ManagedKubeSpawner.settings_snapshot is snapshot
     assert copy.deepcopy(c).ManagedLocalSpawner.settings_snapshot is snapshot
     snapshot.close()
+
+
+def test_a_snapshot_read_before_the_hub_started_it_starts_itself(db_url):
+    SettingsStore(db_url).save(announcing("Saved"), author="admin", expected_version=0)
+    snapshot = SettingsSnapshot(SettingsSource(db_url), interval=0.2)
+    try:
+        assert snapshot.current().document["announcement"]["text"] == "Saved"
+        assert snapshot.current().version == 1
+    finally:
+        snapshot.close()
 
 
 @pytest.mark.parametrize("value", [0, -1, float("inf"), float("nan")])

@@ -8,7 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from jhub_managed.services.usage import notice, pages
+from jhub_managed.hubside import budget_notice as notice
+from jhub_managed.services.usage import pages
 from jhub_managed.settings.forms import budgets as budget_forms
 
 TODAY = date(2026, 11, 17)

@@ -59,8 +59,9 @@ def test_every_service_field_is_one_this_jupyterhub_knows():
     from jupyterhub.services.service import Service
 
     from jhub_managed.hub import ManagedHub
+    from jhub_managed.hubside.services import service_definitions
 
     known = set(Service.class_traits(input=True))
     hub = ManagedHub(service_ports={"config": 1, "usage": 2, "health": 3})
-    for spec in hub.service_definitions():
+    for spec in service_definitions(hub):
         assert set(spec) <= known, (spec["name"], sorted(set(spec) - known))

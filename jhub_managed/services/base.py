@@ -30,7 +30,8 @@ from tornado.log import access_log
 from traitlets import Instance, Integer, Unicode, default
 from traitlets.config import Application
 
-from ..hub import ConfigureError, ManagedHub
+from ..options.errors import ConfigureError
+from ..options.managedhub import ManagedHub
 from .listen import take as take_early_socket
 
 HUB_TEMPLATES = os.path.join(DATA_FILES_PATH, "templates")

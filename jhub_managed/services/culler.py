@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from ..hub import ManagedHub
+from ..options.managedhub import ManagedHub
 from ..settings.profiles import idle_timeout_for
 from ..store.source import SettingsSource
 

@@ -1,6 +1,6 @@
 """Config file of the idle-culler service (``--config``): per-profile idle timeouts."""
 
-from jhub_managed.hub import ConfigureError
+from jhub_managed.options.errors import ConfigureError
 from jhub_managed.services.culler import make_cull_arbiter, source_from_environment
 
 try:

@@ -12,8 +12,8 @@ from tornado import web
 from traitlets import Bool, Instance, default, observe
 from traitlets.config import Configurable
 
-from ..hub import ManagedHub, legacy_spawner_options
-from ..services.health import spawnreport
+from ..options.legacy import legacy_spawner_options
+from ..options.managedhub import ManagedHub
 from ..settings import (
     Ceilings,
     ProfileRequestError,
@@ -338,7 +338,9 @@ class ManagedSpawnerMixin(Configurable):
 
     def _report_spawn_to_health(self, profile: str, refused: str) -> None:
         """Tell the health service which settings this spawn used and what was refused."""
-        spawnreport.note_spawn(self.settings_source, profile=profile, refused=refused)
+        report = self.managed_hub.spawn_report
+        if report is not None:
+            report.note_spawn(self.settings_source, profile=profile, refused=refused)
 
     def _refuse(self, user_options: dict | None, status: int, message: str):
         """Log the refusal once, at INFO, and raise it for the user to read."""

@@ -5,9 +5,10 @@ saved; the resolved document is cached per version. When the store can't be read
 good settings stay in use and the failure is logged once and kept for the health service to
 show. The services read it on every request, so that a save shows at once.
 
-:class:`SettingsSnapshot` is what the hub reads: one per hub, made (and the store migrated)
-when the hub starts. It looks at the store at most every few seconds, in a thread of its
-own, so that no page and no spawn waits for the database on the hub's event loop.
+:class:`SettingsSnapshot` is what the hub reads: one per hub, made by ``configure()`` without
+any I/O and started (the store migrated, its thread begun) when the hub starts, or at its
+first read. It looks at the store at most every few seconds, in a thread of its own, so that
+no page and no spawn waits for the database on the hub's event loop.
 """
 
 from __future__ import annotations
@@ -114,9 +115,10 @@ class SettingsSource:
 class SettingsSnapshot:
     """The hub's settings as one snapshot, refreshed off the event loop.
 
-    Made when the hub starts: the first read (which creates and migrates the store) happens
-    here, not in a request. A thread then asks the store at most every ``interval`` seconds
-    whether a new version was saved; reads (:meth:`current`) never touch the store. A new
+    Making one touches nothing. :meth:`start` (run when the hub starts, else by the first
+    read) makes the first read, which creates and migrates the store, and starts a thread
+    that asks the store at most every ``interval`` seconds whether a new version was saved;
+    reads (:meth:`current`) never touch the store after that. A new
     snapshot is put in place on the hub's event loop, between two callbacks of it, so that
     every read during one page render sees the same one. When the store can't be read, the
     last good settings stay in force (:class:`SettingsSource` keeps them).
@@ -130,18 +132,28 @@ class SettingsSnapshot:
             raise ValueError(f"the settings refresh interval must be positive, not {interval!r}")
         self.source = source
         self.interval = float(interval)
-        self._current = source.current()
+        self._current = source.last_read
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop = threading.Event()
         #: set after each look at the store (for tests and the health of the refresher)
         self.refreshed = threading.Event()
-        self._thread = threading.Thread(
-            target=_refresh_forever,
-            args=(weakref.ref(self), self._stop, self.interval),
-            name="jhub-managed-settings",
-            daemon=True,
-        )
-        self._thread.start()
+        self._starting = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Read the store (creating and migrating it) and start the refresher thread; once,
+        however many times it is called."""
+        with self._starting:
+            if self._thread is not None or self._stop.is_set():
+                return
+            self._current = self.source.current()
+            self._thread = threading.Thread(
+                target=_refresh_forever,
+                args=(weakref.ref(self), self._stop, self.interval),
+                name="jhub-managed-settings",
+                daemon=True,
+            )
+            self._thread.start()
 
     def __copy__(self) -> SettingsSnapshot:
         return self
@@ -159,7 +171,10 @@ class SettingsSnapshot:
 
     @property
     def last_read(self) -> ResolvedSettings:
-        """The settings in force (no I/O), as :attr:`SettingsSource.last_read` says it."""
+        """The settings in force, as :attr:`SettingsSource.last_read` says it (no I/O once
+        started)."""
+        if self._thread is None:
+            self.start()
         return self._current
 
     def base_document(self) -> dict:
@@ -171,7 +186,9 @@ class SettingsSnapshot:
         return LayeredSnapshot(self, hub_values)
 
     def current(self) -> ResolvedSettings:
-        """The settings in force; no I/O."""
+        """The settings in force; no I/O once started."""
+        if self._thread is None:
+            self.start()
         if self._loop is None:
             try:
                 self._loop = asyncio.get_running_loop()

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 
 from traitlets import default
 
-from ...hub import SETTINGS_SCOPE
 from ...hub_pages import hub_title
+from ...scopes import SETTINGS_SCOPE
 from ...settings import Ceilings
 from ...settings.allowlist import AdminAllowList
 from ...store.source import SettingsSource

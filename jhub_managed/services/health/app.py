@@ -24,12 +24,13 @@ from sqlalchemy.pool import NullPool
 from tornado import web
 from tornado.httpclient import HTTPRequest
 
+from ...shared.health_checks import CHECKS
 from ...store.store import MIGRATIONS, create_engine_for
 from ..base import APIHandler, BaseHandler, ServiceApp
 from ..hubapi import HubAPI
-from .catalog import CHECKS
 from .checks import CHECK_FUNCTIONS, ThreadGuard
 from .deep import DeepCheck
+from .options import health_options
 from .schedule import (
     FAILING,
     OK,
@@ -41,7 +42,6 @@ from .schedule import (
     ScheduledCheck,
     StartPhase,
 )
-from .wiring import health_options
 
 HEALTH_SCOPE = "custom:jhub-managed:health"
 #: scopes on a request's token that allow starting a deep check

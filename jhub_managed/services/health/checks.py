@@ -197,7 +197,7 @@ async def check_settings_store(ctx) -> str:
 
 
 async def check_spawner_settings(ctx) -> str:
-    from . import spawnreport
+    from ...shared import spawner_report as spawnreport
 
     report = await ctx.threads.run(
         "spawner-settings", lambda: spawnreport.read(ctx.config["spawner_report"])

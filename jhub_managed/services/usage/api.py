@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from tornado import web
@@ -20,15 +20,12 @@ from ..base import APIHandler, require_scope
 from .budgets import notices_for
 from .reports import ReportQueryError, parse_report_query, report_csv, usage_report, user_usage
 
-if TYPE_CHECKING:
-    from .app import UsageService
-
 NOT_LOGGED_IN = "Log in to the hub, or send a token, to use this API."
 
 
 class UsageAPIHandler(APIHandler):
     @property
-    def service(self) -> UsageService:
+    def service(self) -> Any:  # the UsageService (app.py imports this module)
         return self.settings["service_app"]
 
     def check_xsrf_cookie(self) -> None:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from ...hub import USAGE_SCOPE
+from ...scopes import USAGE_SCOPE
 from ...store import create_engine_for, upgrade
 from ...store.usage import UsageRecorder
 from ..base import ServiceApp

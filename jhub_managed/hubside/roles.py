@@ -4,12 +4,16 @@ JupyterHub's ``admin`` role can't be given more scopes (a custom scope such as t
 scope included), so hub admins would need a role of their own, and the hub makes people
 admins in many ways: ``admin_users``, the authenticator at each login (``admin_groups``,
 the operator's staff), the admin page, the REST API. Each of those sets the user's
-``admin`` flag; :func:`follow_admins` keeps the role :data:`ADMINS_ROLE` in step with that
-flag at every write to the hub's database, so whoever is an admin holds the role's scopes,
-whichever way they became one, and loses them when they stop being one.
+``admin`` flag; :func:`follow_admins` keeps the role
+:data:`~jhub_managed.scopes.ADMINS_ROLE` in step with that flag at every write to the hub's
+database, so whoever is an admin holds the role's scopes, whichever way they became one, and
+loses them when they stop being one.
 
 The hub also empties a configured role at each start (``load_roles`` lists no users for
 it); that write is followed by a full re-sync, in the same transaction.
+
+``configure()`` adds the listener (once per process; adding it again changes nothing): the
+hub writes the role's members at start, before any hook of its own would run.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from itertools import chain
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-#: the role hub admins hold besides JupyterHub's own ``admin`` role
-ADMINS_ROLE = "jhub-managed-admins"
+from ..scopes import ADMINS_ROLE
 
 
 def follow_admins() -> None:
-    """Keep :data:`ADMINS_ROLE`'s users equal to the hub's admins, in this process (once)."""
+    """Keep :data:`~jhub_managed.scopes.ADMINS_ROLE`'s users equal to the hub's admins, in
+    this process (once)."""
     if not event.contains(Session, "before_flush", _sync_admins_role):
         event.listen(Session, "before_flush", _sync_admins_role)
 

@@ -17,11 +17,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from . import charts
+from traitlets.config import Config
+
+from ..services.usage import charts
+from .config_values import add_template_vars
 
 log = logging.getLogger(__name__)
 
-#: the levels that give a notice, as :func:`.budgets.level` names them
+#: the levels that give a notice, as :func:`jhub_managed.services.usage.budgets.level` names
+#: them
 NOTICE_LEVELS = ("warning", "exceeded")
 
 
@@ -66,7 +70,8 @@ class BudgetNotices:
     """The template variable ``jhm_budget_notices``: called with the hub's user while a page
     renders, it answers from memory at once.
 
-    ``compute`` returns the use of every budget (:func:`.budgets.budget_use`); it runs in a
+    ``compute`` returns the use of every budget
+    (:func:`jhub_managed.services.usage.budgets.budget_use`); it runs in a
     thread of its own, at most one at a time, when the figures are older than ``refresh``.
     """
 
@@ -154,8 +159,8 @@ def hub_budget_notices(hub: Any, snapshot: Any) -> BudgetNotices:
     of the budgets in force (the operator's ``usage_budgets`` and the hub admins'
     ``budgets`` settings, as the hub's settings ``snapshot`` holds them), added up from the
     usage store through the snapshot's own engine."""
-    from .budgets import budget_use, budgets_in_force
-    from .rates import RateCard
+    from ..services.usage.budgets import budget_use, budgets_in_force
+    from ..services.usage.rates import RateCard
 
     rate_card = RateCard.from_config(hub.usage_rate_card)
     operator_budgets = dict(hub.usage_budgets)
@@ -170,3 +175,10 @@ def hub_budget_notices(hub: Any, snapshot: Any) -> BudgetNotices:
         )
 
     return BudgetNotices(compute, refresh=hub.usage_notice_refresh)
+
+
+def wire_budget_notice(c: Config, hub: Any, snapshot: Any) -> None:
+    """``configure()``'s step for the budget notice on the hub's home page (with the usage
+    service only)."""
+    if "usage" in hub.services:
+        add_template_vars(c, {"jhm_budget_notices": hub_budget_notices(hub, snapshot)})

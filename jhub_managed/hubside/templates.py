@@ -1,4 +1,5 @@
-"""Template variables that put the hub admins' announcement and branding on hub pages.
+"""``configure()``'s step for the hub's templates: the suite's template path, and template
+variables that put the hub admins' announcement and branding on hub pages.
 
 JupyterHub calls each callable with the current user (``None`` on the login page) while it
 renders a page. They read the hub's settings snapshot, never the store: no page waits for the
@@ -9,15 +10,32 @@ interval, without restart.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
-from .hub import SETTINGS_SCOPE
-from .hub_pages import SERVICE_MENU, hub_title
-from .settings.announcement import announcement_html
-from .store.source import SettingsSnapshot
+from traitlets.config import Config
+
+from ..hub_pages import SERVICE_MENU, hub_title
+from ..scopes import SETTINGS_SCOPE
+from ..settings.announcement import announcement_html
+from ..store.source import SettingsSnapshot
+from .config_values import add_template_vars, configured
 
 if TYPE_CHECKING:
-    from .hub import ManagedHub
+    from ..options.managedhub import ManagedHub
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
+
+
+def wire_templates(c: Config, hub: ManagedHub, snapshot: SettingsSnapshot) -> None:
+    """The suite's hub templates before any the configuration names, and (unless
+    ``announcement_in_templates`` is off) the announcement and branding variables."""
+    paths = configured(c.JupyterHub, "template_paths", [])
+    hub_templates = os.path.join(TEMPLATES, "hub")
+    if hub_templates not in paths:
+        c.JupyterHub.template_paths = [hub_templates, *paths]
+    if hub.announcement_in_templates:
+        add_template_vars(c, template_vars(hub, snapshot))
 
 
 def template_vars(hub: ManagedHub, source: SettingsSnapshot) -> dict[str, Any]:
