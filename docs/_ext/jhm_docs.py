@@ -6,7 +6,8 @@ Directives (usable from MyST as ```` ```{name} ````):
     The settings document's JSON Schema (argument: dotted path of the schema dict) as one
     section per object, each with a table of its keys, types, constraints and descriptions.
 ``service-scopes``
-    The hub API scopes each jhub-managed service is granted (``jhub_managed.hub.SERVICE_SCOPES``).
+    The hub API scopes each jhub-managed service is granted
+    (``jhub_managed.scopes.SERVICE_SCOPES``).
 ``cli-options``
     Usage line and options of a ``jhub-managed`` subcommand, read from its argparse parser
     (argument: ``module:function`` returning the parser, then the subcommand name).
@@ -38,9 +39,12 @@ from autodoc_traits import ConfigurableDocumenter, TraitDocumenter
 from docutils import nodes
 from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
+from sphinx.errors import PycodeError
 from sphinx.ext.autodoc import AttributeDocumenter
+from sphinx.pycode import ModuleAnalyzer
 from sphinx.util.docutils import SphinxDirective, SphinxRole
-from traitlets import DefaultHandler, TraitType, Undefined
+from traitlets import DefaultHandler, HasTraits, TraitType, Undefined
+from traitlets.config import Configurable
 
 
 def note_module(directive: SphinxDirective | SphinxRole, module_name: str) -> None:
@@ -342,9 +346,9 @@ class ServiceScopesDirective(SphinxDirective):
     """The hub API scopes of each service, and where it is served."""
 
     def run(self) -> list[nodes.Node]:
-        from jhub_managed.hub import SERVICE_NAMES, SERVICE_SCOPES
+        from jhub_managed.scopes import SERVICE_NAMES, SERVICE_SCOPES
 
-        note_module(self, "jhub_managed.hub")
+        note_module(self, "jhub_managed.scopes")
         rows = []
         for name in SERVICE_NAMES:
             scopes: list[nodes.Node] = []
@@ -472,6 +476,47 @@ class ManagedConfigurableDocumenter(ConfigurableDocumenter):
 
         return check, [m for m in members if ours(m)]
 
+    def sort_members(self, documenters, order):
+        """``bysource`` across a class made of option groups (plain ``HasTraits`` mixins, one
+        module each): the class's own members first, then each group's in the order of its
+        bases, each in its source order."""
+        documenters = super().sort_members(documenters, order)
+        if order != "bysource" or not _option_groups(getattr(self.object, "__bases__", ())):
+            return documenters
+        mro = self.object.__mro__
+
+        def key(entry) -> tuple[int, int]:
+            name = entry[0].name.rpartition(".")[2]
+            for depth, cls in enumerate(mro):
+                if name in vars(cls):
+                    try:
+                        tags = ModuleAnalyzer.for_module(cls.__module__).tagorder
+                    except PycodeError:
+                        tags = {}
+                    return depth, tags.get(f"{cls.__qualname__}.{name}", len(tags))
+            return len(mro), 0
+
+        return sorted(documenters, key=key)
+
+
+def _option_groups(bases) -> list[type]:
+    """The option groups among ``bases``: ``HasTraits`` mixins of this package, documented as
+    the options of the configurable made of them."""
+    return [
+        base
+        for base in bases
+        if isinstance(base, type)
+        and issubclass(base, HasTraits)
+        and not issubclass(base, Configurable)
+        and base.__module__.startswith("jhub_managed.")
+    ]
+
+
+def _option_groups_left_out(app, name, obj, options, bases: list) -> None:
+    """A configurable's bases without its option groups."""
+    groups = _option_groups(bases)
+    bases[:] = [base for base in bases if base not in groups]
+
 
 class ManagedTraitDocumenter(TraitDocumenter):
     """autodoc-traits' trait header, with two defaults shown as they are at run time.
@@ -509,6 +554,7 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("autodoc_traits")
     app.add_autodocumenter(ManagedConfigurableDocumenter, override=True)
     app.add_autodocumenter(ManagedTraitDocumenter, override=True)
+    app.connect("autodoc-process-bases", _option_groups_left_out)
     app.add_directive("settings-schema", SettingsSchemaDirective)
     app.add_directive("service-scopes", ServiceScopesDirective)
     app.add_directive("cli-options", CLIOptionsDirective)

@@ -54,6 +54,13 @@ class ManagedHub(
     #: option sets adopted from spawner classes (with_spawner_options), one per distinct set
     _spawner_copies = Dict()
 
+    @classmethod
+    def class_own_traits(cls, **metadata: Any) -> dict[str, Any]:
+        """The suite's own traits: this class's and its option groups', not those it takes
+        from traitlets' ``Configurable``."""
+        inherited = Configurable.class_traits(**metadata)
+        return {n: t for n, t in cls.class_traits(**metadata).items() if n not in inherited}
+
     def __deepcopy__(self, memo: dict) -> ManagedHub:
         # one per hub process: traitlets copies each config value a spawner loads, and every
         # spawner must read this same object
