@@ -111,3 +111,30 @@ def test_the_graph_sees_imports_in_functions_under_type_checking_and_relative(tm
     (root / "sub" / "__init__.py").write_text("from pkg.a import A\n")
     cycle = find_cycle(import_graph(root))
     assert cycle == ["pkg.a", "pkg.sub.b", "pkg.c", "pkg.sub", "pkg.a"]
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module ``start`` imports, directly or through others."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return seen
+
+
+def test_a_service_process_needs_neither_the_hub_side_nor_the_spawner():
+    """The services run in processes of their own: what they import never reaches the code
+    that runs in the hub's (``hubside``) or the spawner classes (kubespawner); nor does the
+    spawn-form renderer."""
+    graph = import_graph()
+    hub_only = (f"{NAME}.hubside", f"{NAME}.spawner")
+    starts = [m for m in graph if m.startswith(f"{NAME}.services")] + [f"{NAME}.spawn_form"]
+    wrong = {
+        start: sorted(m for m in reachable(graph, start) if m.startswith(hub_only))
+        for start in starts
+    }
+    wrong = {start: modules for start, modules in wrong.items() if modules}
+    assert wrong == {}
