@@ -101,8 +101,9 @@ async def test_spawner_work(kube_emulator, tmp_path):
     url = f"sqlite:///{tmp_path / 'jhub-managed.sqlite'}"
     SettingsStore(url).save(SETTINGS, author="bench", expected_version=0)
     base = {**kube_emulator.spawner_config(), "cmd": ["jupyterhub-singleuser"]}
-    # the hub's one snapshot, as configure() makes it at hub start
+    # the hub's one snapshot, as configure() makes it and the hub starts it
     snapshot = SettingsSnapshot(SettingsSource(url), interval=5)
+    snapshot.start()
     managed_config = Config(
         {
             "ManagedKubeSpawner": {**base, "settings_snapshot": snapshot},

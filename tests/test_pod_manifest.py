@@ -419,6 +419,7 @@ async def test_a_callable_profile_list_is_read_over_the_hubs_snapshot(kube_emula
     """A hub whose profile_list is a callable: each spawn starts from the list it gives, the
     hub admins' edits in force apply over it, and no read waits for the store."""
     snapshot = SettingsSnapshot(SettingsSource(empty_store), interval=0.2)
+    snapshot.start()  # as the hub does when it starts: the store made and migrated
     try:
         spawner = await _spawner(
             kube_emulator,
