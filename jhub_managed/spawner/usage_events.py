@@ -1,11 +1,11 @@
 """Exact starts and stops of servers, from inside the hub, into the usage store.
 
-The managed spawners call :func:`session_facts` when a server starts and when it stops; the
-writes happen in one thread of their own, never on the hub's event loop, and never fail a
-spawn or a stop: an error is logged, and a write that could not be made (the store was
-unreachable) is kept and tried again, so a short outage of the database loses nothing. What
-is still waiting when the hub dies the collector of the usage service catches from the
-hub's REST API.
+The managed spawners' hooks (:class:`UsageEventHooks`) call :func:`session_facts` when a
+server starts and when it stops; the writes happen in one thread of their own, never on the
+hub's event loop, and never fail a spawn or a stop: an error is logged, and a write that
+could not be made (the store was unreachable) is kept and tried again, so a short outage of
+the database loses nothing. What is still waiting when the hub dies the collector of the
+usage service catches from the hub's REST API.
 """
 
 from __future__ import annotations
