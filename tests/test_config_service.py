@@ -622,6 +622,8 @@ def test_a_form_post_without_xsrf_is_refused_and_stores_nothing(hub):
         r = admin.post(hub.service + "branding", data=form, headers=headers, allow_redirects=False)
         assert r.status_code == 403, r.status_code
         assert "XSRF" in r.text
+        # the refusal page still names who is logged in (read from the login cookie)
+        assert '<span class="me-1">admin</span>' in r.text
     wrong = admin.post(
         hub.service + "branding",
         data={**form, "_xsrf": "2|forged|token"},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from oauthenticator.generic import GenericOAuthenticator
-from traitlets import Bool, observe
+from traitlets import Bool
 
 from .mixin import ManagedAuthenticatorMixin
 from .pages import LoginRefused
@@ -30,11 +30,6 @@ class ManagedGenericOAuthenticator(ManagedAuthenticatorMixin, GenericOAuthentica
         not say ``"email_verified": true``: anyone can type any address into an account at
         many providers, and would otherwise get that person's hub account.""",
     )
-
-    @observe("claim_groups_key")
-    def _claim_groups_key_changed(self, change):
-        with self.upstream_names():
-            super()._claim_groups_key_changed(change)
 
     async def update_auth_model(self, auth_model):
         auth_model = await super().update_auth_model(auth_model)

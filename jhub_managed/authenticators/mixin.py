@@ -20,54 +20,34 @@ option that needs them is (``group_prefix``, ``group_filter``, ``staff_users``,
 ``staff_provider_groups``).
 
 The rules themselves are pure functions in :mod:`.rules`; this class wires them into
-JupyterHub's and oauthenticator's hooks.
+JupyterHub's and oauthenticator's hooks, with the parts in their own modules: who gets in
+(:mod:`.access`), groups, staff and admin (:mod:`.groups`), the provider's failures
+(:mod:`.provider`), and upstream's option checks under upstream's class name
+(:mod:`jhub_managed.compat.oauthenticator`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
-from urllib.parse import urlparse, urlunparse
 
-from jupyterhub import orm
 from jupyterhub.utils import maybe_future
-from sqlalchemy import bindparam, select
 from tornado import web
 from tornado.httpclient import HTTPClientError
-from traitlets import Bool, Float, Integer, List, Set, Unicode, default, observe, validate
+from traitlets import Bool, Float, Integer, List, Set, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
+from ..compat.oauthenticator import UpstreamOptionChecks
 from . import rules
-from .pages import (
-    LoginFailed,
-    LoginProblem,
-    LoginRefused,
-    ManagedOAuthCallbackHandler,
-    ProviderUnavailable,
-    leave_behind,
-)
-
-#: what went wrong in the login under way, for the handler to show (see ``leave_problem``)
-_PROBLEMS: ContextVar[list[LoginProblem] | None] = ContextVar("jhm_login_problems", default=None)
-
-#: is this user in this group? Built once: a login asks it at most once, cheaply.
-_IN_GROUP = (
-    select(orm.User.id)
-    .join(orm.User.groups)
-    .where(orm.User.name == bindparam("user"), orm.Group.name == bindparam("group"))
-    .limit(1)
-)
+from .access import AccessChecks, leave_problem
+from .groups import ProviderGroups
+from .pages import LoginFailed, LoginProblem, ManagedOAuthCallbackHandler, ProviderUnavailable
+from .provider import ProviderRequests
 
 
-def _without_query(url: str) -> str:
-    return urlunparse(urlparse(url)._replace(query="", fragment=""))
-
-
-class ManagedAuthenticatorMixin(LoggingConfigurable):
+class ManagedAuthenticatorMixin(
+    AccessChecks, ProviderGroups, ProviderRequests, UpstreamOptionChecks, LoggingConfigurable
+):
     """Groups from the identity provider, operator staff access, blocked users, clear refusals.
 
     Put it first: ``class ManagedX(ManagedAuthenticatorMixin, XOAuthenticator)``. Its options
@@ -170,45 +150,6 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
             self.group_prefix or self.group_filter or self.staff_users or self.staff_provider_groups
         )
 
-    # -- upstream's messages, naming upstream's class ------------------------------------
-
-    def upstream_class_name(self) -> str:
-        """The oauthenticator class this one is a drop-in for (``GitHubOAuthenticator``)."""
-        for cls in type(self).__mro__:
-            if not cls.__module__.startswith("jhub_managed"):
-                return cls.__name__
-        return type(self).__name__  # pragma: no cover
-
-    @contextmanager
-    def upstream_names(self) -> Iterator[None]:
-        """Upstream's checks and deprecation messages, as upstream's class says them.
-
-        oauthenticator names the instance's class in them; the options belong to the
-        upstream class (``c.GitHubOAuthenticator``), and its versions are upstream's.
-        """
-        ours, theirs = type(self).__name__, self.upstream_class_name()
-        log = self.log
-        self.log = _Renaming(log, ours, theirs)
-        try:
-            yield
-        except ValueError as e:
-            if ours in str(e):
-                raise type(e)(str(e).replace(ours, theirs)) from None
-            raise
-        finally:
-            self.log = log
-
-    def _deprecated_oauth_trait(self, change):
-        with self.upstream_names():
-            super()._deprecated_oauth_trait(change)
-
-    @observe("allowed_groups", "admin_groups", "auth_state_groups_key")
-    def _requires_manage_groups(self, change):
-        upstream = getattr(super(), "_requires_manage_groups", None)
-        if upstream is not None:
-            with self.upstream_names():
-                upstream(change)
-
     # -- start-up checks -----------------------------------------------------------------
 
     def allow_rules(self) -> dict[str, Any]:
@@ -269,168 +210,7 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
     def _normalized(self, names) -> set[str]:
         return {self.normalize_username(name) for name in names}
 
-    # -- blocked, allowed ----------------------------------------------------------------
-
-    def refusal_for(self, username: str) -> LoginRefused | None:
-        """The refusal that no allow rule can override, if ``username`` has one."""
-        shown = rules.shorten(username)
-        if username == self.normalize_username(self.health_check_user):
-            return LoginRefused(
-                "health-check",
-                f"{shown} is reserved for the hub's automatic health checks; "
-                "nobody can sign in as it.",
-            )
-        if username in self._normalized(self.blocked_users):
-            return LoginRefused("blocked", f"The account {shown} is blocked from this hub.")
-        return None
-
-    async def check_blocked_users(self, username, authentication=None):
-        refusal = self.refusal_for(username)
-        if refusal is not None:
-            self.log.warning("Refused login of %r: %s", rules.shorten(username), refusal.why)
-            leave_problem(refusal)
-            return False
-        if not await maybe_future(super().check_blocked_users(username, authentication)):
-            leave_problem(LoginRefused("blocked", "This account is blocked from this hub."))
-            return False
-        return True
-
-    async def check_allowed(self, username, authentication=None):
-        if authentication and authentication.get("admin"):
-            # admin_users, admin_groups or staff; blocked users were refused before this
-            return True
-        try:
-            allowed = await maybe_future(super().check_allowed(username, authentication))
-        except LoginProblem as problem:
-            leave_problem(problem)
-            return False
-        except HTTPClientError as e:
-            leave_problem(self._provider_error(e, "checking memberships"))
-            return False
-        except web.HTTPError as e:
-            leave_problem(
-                LoginFailed(
-                    "The sign-in service's answer could not be used to check your access.",
-                    status_code=502,
-                    detail=e.get_message() or "",
-                )
-            )
-            return False
-        if not allowed:
-            self.log.warning("Refused login of %r: not allowed", rules.shorten(username))
-            leave_problem(LoginRefused("not-allowed", self.not_allowed_message(username)))
-            return False
-        return True
-
-    def not_allowed_message(self, username: str) -> str:
-        """What someone who signed in but is not allowed is told.
-
-        ``custom_403_message``, when the hub sets one (oauthenticator's option), else a
-        sentence naming the account and what it is not in.
-        """
-        trait = self.traits().get("custom_403_message")
-        if trait is not None and self.custom_403_message != trait.default_value:
-            return self.custom_403_message
-        return (
-            f"You signed in as {rules.shorten(username)}, but this account is not in "
-            f"{self.allow_rule_description}."
-        )
-
-    # -- groups, staff, admin ------------------------------------------------------------
-
-    async def get_user_groups(self, auth_state):
-        """The provider's own group names (hub names are made in :meth:`managed_auth_model`).
-
-        As oauthenticator reads them from ``auth_state_groups_key``, except that one string
-        is one group (not a set of its letters) and entries that are not names are dropped.
-        """
-        key = getattr(self, "auth_state_groups_key", None)
-        if not key:
-            return set()
-        if not callable(key):
-            value = rules.value_at(auth_state, key)
-            if isinstance(value, (str, list, tuple, set, frozenset)):
-                names = rules.provider_group_names(value)
-                if not isinstance(value, str) and len(names) < len(value):
-                    self.log.error(
-                        "The value of the auth_state_groups_key %s is invalid: %d of its %d "
-                        "entries are not group names and were left out",
-                        key,
-                        len(value) - len(names),
-                        len(value),
-                    )
-                return set(names)
-        # upstream's reading: a callable, or a value it logs as missing or invalid
-        groups = await maybe_future(super().get_user_groups(auth_state))
-        return set(
-            rules.provider_group_names(sorted(g for g in groups or () if isinstance(g, str)))
-        )
-
-    async def managed_auth_model(
-        self, model: dict, was_staff: Callable[[], bool] | None = None
-    ) -> dict:
-        """Apply the managed rules to an auth model whose ``groups`` are provider groups.
-
-        ``was_staff`` tells (when asked) whether the person was in the staff group before
-        this login: an admin who was staff and is no longer loses the admin rights staff
-        gave. It is only asked when the hub has staff rules and nothing else decides the
-        admin status.
-        """
-        name = self.normalize_username(model["name"])
-        problem = rules.username_problem(name, self.max_username_length)
-        if problem:
-            self.log.warning("Refused login of %r: %s", rules.shorten(name), problem)
-            raise LoginRefused(
-                "username",
-                f"The username the sign-in service gave, {rules.shorten(name)}, cannot be "
-                f"used on this hub: {problem}.",
-            )
-        model["name"] = name
-        raw = rules.provider_group_names(model.get("groups"))
-        groups = set(
-            rules.map_provider_groups(
-                raw,
-                prefix=self.group_prefix,
-                keep=rules.compile_group_filter(self.group_filter),
-                reserved={self.staff_group},
-            )
-        )
-        staff = rules.is_staff(
-            name, raw, self._normalized(self.staff_users), self.staff_provider_groups
-        )
-        if staff:
-            groups.add(self.staff_group)
-
-        admin = model.get("admin")
-        listed_admin = name in self._normalized(self.admin_users)
-        admin_groups = self._trait_or_empty("admin_groups")
-        if admin_groups:
-            admin = listed_admin or bool(groups & set(admin_groups))
-        elif listed_admin:
-            admin = True
-        if staff and not self.staff_opt_out:
-            admin = True
-        elif admin is None and self._has_staff_rules() and was_staff is not None and was_staff():
-            # admin came with staff access, which this person no longer has here
-            admin = False
-        model["admin"] = admin
-        if self.manage_groups:
-            model["groups"] = sorted(groups)
-        return model
-
     # -- the flow ------------------------------------------------------------------------
-
-    async def get_authenticated_user(self, handler, data):
-        """JupyterHub's login sequence, unchanged; what stopped it is left on ``handler``."""
-        problems: list[LoginProblem] = []
-        token = _PROBLEMS.set(problems)
-        try:
-            model = await super().get_authenticated_user(handler, data)
-        finally:
-            _PROBLEMS.reset(token)
-        if model is None and problems and handler is not None:
-            leave_behind(handler, problems[0])
-        return model
 
     async def authenticate(self, handler, data=None, **kwargs):
         try:
@@ -486,90 +266,3 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
             except LoginProblem:
                 return False
         return result
-
-    def _has_staff_rules(self) -> bool:
-        """Whether this hub has operator staff at all (no rules: no staff, no lookups)."""
-        return bool(self.staff_users or self.staff_provider_groups)
-
-    def _was_staff(self, handler, username: str) -> bool:
-        """Whether the hub's database has ``username`` in the staff group (one query)."""
-        db = (getattr(handler, "settings", None) or {}).get("db")
-        if db is None:
-            return False
-        try:
-            # on the session's own connection: the same transaction, without ORM overhead
-            params = {"user": username, "group": self.staff_group}
-            found = db.connection().execute(_IN_GROUP, params).first()
-        except Exception:
-            self.log.debug("Could not look up whether %s was staff", username, exc_info=True)
-            return False
-        return found is not None
-
-    # -- talking to the provider ---------------------------------------------------------
-
-    async def httpfetch(self, url, label="fetching", parse_json=True, raise_error=True, **kwargs):
-        for timeout in ("connect_timeout", "request_timeout"):
-            if timeout not in self.http_request_kwargs:
-                kwargs.setdefault(timeout, self.provider_timeout)
-        try:
-            response = await super().httpfetch(url, label, parse_json, raise_error, **kwargs)
-        except LoginProblem:
-            raise
-        except HTTPClientError as e:
-            if e.code == 599 or e.code >= 500:
-                raise self._unavailable(label, url, e) from None
-            raise
-        except (OSError, asyncio.TimeoutError) as e:
-            raise self._unavailable(label, url, e) from None
-        except ValueError as e:  # not JSON: an error page from a proxy in front of it
-            raise self._unavailable(label, url, f"an answer that is not JSON ({e})") from None
-        code = getattr(response, "code", 200)
-        if not parse_json and (code == 599 or code >= 500):
-            raise self._unavailable(label, url, f"HTTP {code}")
-        return response
-
-    def _unavailable(self, label: str, url: str, cause: Any) -> ProviderUnavailable:
-        where = f" {_without_query(url)}" if url else ""
-        self.log.error(
-            "Identity provider %s did not answer (%s%s): %s",
-            self.login_service,
-            label,
-            where,
-            cause,
-        )
-        return ProviderUnavailable(self.login_service)
-
-    def _provider_error(self, error: HTTPClientError, label: str) -> LoginProblem:
-        if error.code == 599 or error.code >= 500:
-            return self._unavailable(label, "", error)
-        self.log.warning("Identity provider refused a request while %s: %s", label, error)
-        return LoginFailed(
-            "The sign-in service did not accept this sign-in (it may have been used already). "
-            "Please start again from the sign-in page.",
-            detail=f"HTTP {error.code}",
-        )
-
-
-class _Renaming(logging.LoggerAdapter):
-    """A logger whose messages name one class instead of another."""
-
-    def __init__(self, logger, ours: str, theirs: str):
-        super().__init__(logger, {})
-        self.ours, self.theirs = ours, theirs
-
-    def process(self, msg, kwargs):
-        return str(msg).replace(self.ours, self.theirs), kwargs
-
-
-def leave_problem(problem: LoginProblem, handler=None) -> None:
-    """Keep ``problem`` for the handler of the login under way, which shows it.
-
-    Inside :meth:`ManagedAuthenticatorMixin.get_authenticated_user` it is kept for the end
-    of the login (the first one wins); ``authenticate`` called on its own leaves it on
-    ``handler`` directly. Outside a login (a direct ``check_allowed`` call) nothing keeps it.
-    """
-    problems = _PROBLEMS.get()
-    if problems is not None:
-        problems.append(problem)
-    elif handler is not None:
-        leave_behind(handler, problem)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from jinja2 import TemplateNotFound
 from jupyterhub.handlers.login import LoginHandler
-from oauthenticator.oauth2 import OAuthCallbackHandler, _deserialize_state
+from oauthenticator.oauth2 import OAuthCallbackHandler
 from tornado import web
 
+from ..compat.jupyterhub import resolve_scopes_before_prepare
+from ..compat.oauthenticator import deserialize_state
 from .rules import shorten
 
 TEMPLATE = "jhm-login-problem.html"
@@ -132,10 +134,8 @@ class LoginProblemPages:
         super().write_error(status_code, **kwargs)
 
     def _write_login_problem(self, problem: LoginProblem) -> None:
-        if not hasattr(self, "_jupyterhub_user"):
-            # an error before prepare(): what JupyterHub's own write_error does too
-            self._jupyterhub_user = None
-            self._resolve_roles_and_scopes()
+        # an error before prepare(): what JupyterHub 6.1's own write_error does too
+        resolve_scopes_before_prepare(self)
         html = self.render_template(
             TEMPLATE,
             sync=True,
@@ -156,7 +156,7 @@ class ManagedOAuthCallbackHandler(LoginProblemPages, OAuthCallbackHandler):
         try:
             super().check_arguments()
             # oauthenticator compares the state ids only: two unreadable states match too
-            if not _deserialize_state(self.get_state_cookie()).get("state_id"):
+            if not deserialize_state(self.get_state_cookie()).get("state_id"):
                 raise web.HTTPError(400, "OAuth state unreadable")
         except LoginProblem:
             raise

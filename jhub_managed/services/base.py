@@ -21,7 +21,6 @@ from http import HTTPStatus
 from typing import Any, ClassVar, TypeVar
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
-from jupyterhub._data import DATA_FILES_PATH
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
 from tornado import httputil, web
@@ -30,6 +29,7 @@ from tornado.log import access_log
 from traitlets import Instance, Integer, Unicode, default
 from traitlets.config import Application
 
+from ..compat.jupyterhub import DATA_FILES_PATH, request_user_model
 from ..options.errors import ConfigureError
 from ..options.managedhub import ManagedHub
 from .listen import take as take_early_socket
@@ -551,7 +551,7 @@ class ServiceApp(Application):
         level = logging.INFO if status < 400 else logging.WARNING
         if status >= 500:
             level = logging.ERROR
-        user = getattr(handler, "_hub_auth_user_cache", None)
+        user = request_user_model(handler)
         access_log.log(
             level,
             "%d %s %s",

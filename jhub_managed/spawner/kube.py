@@ -11,6 +11,7 @@ from jupyterhub.utils import maybe_future
 from kubespawner import KubeSpawner
 from traitlets import default
 
+from ..compat.kubespawner import apply_overrides, initialized_profile_list, sorted_dict_values
 from ..settings.quantities import parse_memory
 from .mixin import ManagedSpawnerMixin
 
@@ -61,8 +62,7 @@ def initialized_profiles(value: Any) -> list[dict] | None:
         value = [value[key] for key in sorted(value)]
     if not isinstance(value, list) or not value:
         return None
-    # KubeSpawner's own filling-in; the method reads nothing of its spawner
-    return KubeSpawner._get_initialized_profile_list(None, copy.deepcopy(value))
+    return initialized_profile_list(copy.deepcopy(value))
 
 
 class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
@@ -106,7 +106,7 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
             key: parse_memory(value) if key in MEMORY_KEYS else value
             for key, value in override.items()
         }
-        self._apply_overrides(override)
+        apply_overrides(self, override)
 
     async def load_user_options(self):
         """Called by KubeSpawner's start: the selection was validated and applied already.
@@ -128,7 +128,7 @@ class ManagedKubeSpawner(ManagedSpawnerMixin, KubeSpawner):
         if shared:
             volume, mount = shared_volume(shared, writable=bool(self.user.admin))
             # kubespawner takes volumes as a list or as a dict of them
-            volumes = self._sorted_dict_values(self.volumes)
-            mounts = self._sorted_dict_values(self.volume_mounts)
+            volumes = sorted_dict_values(self, self.volumes)
+            mounts = sorted_dict_values(self, self.volume_mounts)
             self.volumes = [v for v in volumes if v.get("name") != SHARED_VOLUME] + [volume]
             self.volume_mounts = [m for m in mounts if m.get("name") != SHARED_VOLUME] + [mount]

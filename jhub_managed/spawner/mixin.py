@@ -12,24 +12,24 @@ from tornado import web
 from traitlets import Bool, Instance, default, observe
 from traitlets.config import Configurable
 
+from ..compat.jupyterhub import spawner_log_name
 from ..options.legacy import legacy_spawner_options
 from ..options.managedhub import ManagedHub
 from ..settings import (
     Ceilings,
     ProfileRequestError,
     ProfileSelection,
-    document_errors,
     override_errors,
     profiles_for_groups,
     select_profile,
 )
 from ..settings.allowlist import AdminAllowList, refused_profiles
-from ..settings.profiles import UNLISTED_SUFFIX
 from ..spawn_form import operator_form_template, render_operator_form, render_profile_form
-from ..store.attribution import DEFAULT_CHECK_USER
 from ..store.source import LayeredSnapshot, SettingsSnapshot, SettingsSource
+from .configured import MAX_REMEMBERED_LISTS, ConfiguredProfilesError, check_configured_profiles
+from .options import options_from_form, typed_values_as_kubespawner_reads_them, without_opt_prefix
 from .refusal import SpawnRefused, describe_selection, log_refusal
-from .usage_events import RESOURCE_TRAITS, UsageEvents, session_facts
+from .usage_events import UsageEventHooks
 
 
 class SpawnRequestRefused(web.HTTPError, ValueError):
@@ -37,7 +37,7 @@ class SpawnRequestRefused(web.HTTPError, ValueError):
     KubeSpawner raises for options it refuses."""
 
 
-class ManagedSpawnerMixin(Configurable):
+class ManagedSpawnerMixin(UsageEventHooks, Configurable):
     """Profiles that hub admins edit, restricted by group, bounded by operator ceilings.
 
     Mixed in before a JupyterHub spawner class. The profile logic itself lives in
@@ -272,7 +272,7 @@ class ManagedSpawnerMixin(Configurable):
         arguments when ``opt-`` ones are present, so the profile is then taken from the
         request itself. The request is checked here, before anything starts.
         """
-        data = _without_opt_prefix(query_data)
+        data = without_opt_prefix(query_data)
         handler = getattr(self, "handler", None)
         if "profile" not in data and handler is not None:
             profile = handler.get_query_argument("profile", None)
@@ -384,7 +384,7 @@ class ManagedSpawnerMixin(Configurable):
         self.apply_override(selection.override)
         self.log.info(
             "Starting %s with profile %s: %s",
-            self._log_name,
+            spawner_log_name(self),
             selection.slug,
             describe_selection(selection.choices, selection.unlisted),
         )
@@ -392,7 +392,7 @@ class ManagedSpawnerMixin(Configurable):
     def apply_override(self, override: dict[str, Any]) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    # -- usage: exact starts and stops (the logic is in usage_events.py) ---------------------
+    # -- usage: exact starts and stops (the hooks are in usage_events.py) ---------------------
 
     usage_events = Bool(
         config=True,
@@ -404,197 +404,13 @@ class ManagedSpawnerMixin(Configurable):
     def _default_usage_events(self):
         return "usage" in self.managed_hub.services
 
-    _usage_facts = None
-    _usage_stop_requested = False
-    _usage_seen: tuple = (None, None)
 
-    def _usage_session_facts(self, started):
-        """This server's session as the usage store keeps it; ``None`` if it can't be said."""
-        try:
-            selection = self.managed_selection
-            if selection is None and self.user_options and self.managed_profiles():
-                try:
-                    selection = self.select(self.user_options)
-                except Exception:
-                    selection = None
-            authenticator = getattr(self, "authenticator", None)
-            return session_facts(
-                user_name=self.user.name,
-                server_name=self.name,
-                started=started,
-                groups=self.user_group_names(),
-                user_options=self.user_options,
-                profile=selection.profile if selection else None,
-                spawner_resources={k: getattr(self, k, None) for k in RESOURCE_TRAITS},
-                override=selection.override if selection else None,
-                last_activity=self.orm_spawner.last_activity,
-                staff_group=getattr(authenticator, "staff_group", self.managed_hub.staff_group),
-                check_user=getattr(authenticator, "health_check_user", DEFAULT_CHECK_USER),
-            )
-        except Exception:
-            self.log.exception("Usage: can't describe the session of %s", self._log_name)
-            return None
-
-    def run_pre_spawn_hook(self):
-        """The hub has set ``started``: the session begins (recorded in the background)."""
-        if self.usage_events:
-            self._usage_stop_requested = False
-            self._usage_facts = self._usage_session_facts(self.orm_spawner.started)
-            if self._usage_facts is not None:
-                UsageEvents.for_store(self.managed_hub.db_url).started(self._usage_facts)
-        return super().run_pre_spawn_hook()
-
-    async def poll(self):
-        # the hub clears ``started`` and moves ``last_activity`` before the post-stop hook:
-        # remember them while the server is known to run
-        orm_spawner = getattr(self, "orm_spawner", None)
-        if orm_spawner is not None and orm_spawner.started:
-            self._usage_seen = (orm_spawner.started, orm_spawner.last_activity)
-        return await super().poll()
-
-    async def stop(self, now=False):
-        self._usage_stop_requested = True
-        return await super().stop(now=now)
-
-    def run_post_stop_hook(self):
-        """The session ends: seen stopping, or found gone (closed at its last activity)."""
-        if self.usage_events:
-            try:
-                facts = self._usage_facts
-                started, last_activity = self._usage_seen
-                if facts is None and started is not None:
-                    facts = self._usage_session_facts(started)
-                if facts is not None:
-                    UsageEvents.for_store(self.managed_hub.db_url).stopped(
-                        facts,
-                        seen=self._usage_stop_requested,
-                        last_activity=last_activity,
-                    )
-            except Exception:
-                self.log.exception("Usage: can't record the stop of %s", self._log_name)
-            self._usage_facts = None
-            self._usage_seen = (None, None)
-            self._usage_stop_requested = False
-        return super().run_post_stop_hook()
-
-
-#: how many valid configured profile lists a hub remembers (a callable may make one per user)
-MAX_REMEMBERED_LISTS = 256
-
-
-class ConfiguredProfilesError(ValueError):
-    """The config's ``profile_list`` is not a valid settings layer (the message says why)."""
-
-
-def check_configured_profiles(
-    profiles: list[dict], ceilings: Ceilings, valid: set[str] | None = None
-) -> None:
-    """Validate the config's profile list as a settings layer of the operator's.
-
-    The profiles' shape (names, slugs, options, choices, defaults, groups) is checked as in
-    every layer; the ``kubespawner_override`` values are the operator's own, which may use
-    any KubeSpawner key and value as KubeSpawner takes them (``environment`` entries set to
-    ``None`` to remove them, for example), and the ceilings are applied to what a spawn
-    selects. ``valid`` remembers lists already found valid (by their JSON), so a spawn pays
-    for this once per list. Raises :class:`ConfiguredProfilesError`.
-    """
-    try:
-        key = json.dumps(profiles, sort_keys=True, default=repr)
-    except (TypeError, ValueError):
-        key = None
-    if valid is not None and key is not None and key in valid:
-        return
-    errors = document_errors({"profiles": _without_overrides(profiles)}, ceilings)
-    if errors:
-        detail = "; ".join(f"{e.path or '/'}: {e.message}" for e in errors[:5])
-        raise ConfiguredProfilesError(
-            f"The hub's profile_list is not a valid settings layer: {detail}"
-        )
-    if valid is not None and key is not None:
-        if len(valid) >= MAX_REMEMBERED_LISTS:
-            valid.clear()  # a callable making ever new lists: start again, never grow
-        valid.add(key)
-
-
-def _without_overrides(value: Any) -> Any:
-    """A copy of ``value`` with every ``kubespawner_override`` emptied."""
-    if isinstance(value, dict):
-        return {
-            k: ({} if k == "kubespawner_override" else _without_overrides(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [_without_overrides(v) for v in value]
-    return value
-
-
-def _reason(status: int) -> str:
-    return {400: "Bad Request", 403: "Forbidden"}.get(status, "Error")
-
-
-def _without_opt_prefix(query_data) -> dict:
-    """The launch link's arguments by option name. JupyterHub 6 strips the ``opt-`` prefix
-    before it calls ``options_from_query``; 5.5 passes the arguments as they came."""
-    data = dict(query_data)
-    prefixed = {key[4:]: value for key, value in data.items() if key.startswith("opt-")}
-    return prefixed or data
-
-
-def options_from_form(
-    formdata: dict[str, list[str]], *, plain_keys: bool = False
-) -> dict[str, str]:
-    """Form fields (kubespawner's names) to kubespawner-shaped ``user_options``.
-
-    ``profile`` picks the profile; ``profile-option-{slug}--{option}`` its choices and
-    ``...--unlisted-choice`` free text. Fields of other profiles are ignored, and so are
-    fields that are not options (a spawn page's own controls, such as the
-    ``select-profile`` radio buttons of jupyterhub-fancy-profiles), as KubeSpawner ignores
-    them. With ``plain_keys`` (launch links), plain ``{option}`` keys are options too.
-    """
-
-    def first(value):
-        if isinstance(value, list):
-            return value[0] if value else ""
-        return value
-
-    data = {k: first(v) for k, v in formdata.items()}
-    slug = data.get("profile", "")
-    options: dict[str, str] = {"profile": slug} if slug else {}
-    prefix = f"profile-option-{slug}--"
-    for key, value in data.items():
-        if key == "profile" or key == "_xsrf":
-            continue
-        if key.startswith(prefix):
-            key = key[len(prefix) :]
-        elif key.startswith("profile-option-") or not plain_keys:
-            continue
-        if value in ("", None):
-            continue
-        options[key] = value
-    return options
-
-
-def typed_values_as_kubespawner_reads_them(
-    profiles: list[dict], options: dict[str, str]
-) -> dict[str, str]:
-    """A form's free text read as KubeSpawner reads it, where the suite's reading differs.
-
-    KubeSpawner takes an option's typed value whenever one is posted. So does this where
-    the option's list value is not one of its choices: jupyterhub-fancy-profiles' "Build
-    your own image" posts its own entry there, with the built image as the typed value. A
-    listed choice picked after text was typed stays the choice, as on the suite's own form.
-    Fields under a typed value (``<option>--unlisted-choice--<field>``: the image builder's
-    repository and ref) are not options: KubeSpawner keeps but never reads them; they are
-    left out. The result is checked as every request is (groups, pattern, ceilings).
-    """
-    profile = next((p for p in profiles if p.get("slug") == options.get("profile")), None)
-    if profile is None:
-        return options
-    read = dict(options)
-    for key, option in (profile.get("profile_options") or {}).items():
-        typed = f"{key}{UNLISTED_SUFFIX}"
-        for field in [k for k in read if k.startswith(f"{typed}--")]:
-            del read[field]
-        if read.get(typed) and read.get(key) not in (None, *(option.get("choices") or {})):
-            read[key] = "unlisted_choice"
-    return read
+#: kept importable from here, where they were first
+__all__ = [
+    "MAX_REMEMBERED_LISTS",
+    "ConfiguredProfilesError",
+    "ManagedSpawnerMixin",
+    "SpawnRequestRefused",
+    "check_configured_profiles",
+    "options_from_form",
+]

@@ -1,11 +1,11 @@
 """Exact starts and stops of servers, from inside the hub, into the usage store.
 
-The managed spawners call :func:`session_facts` when a server starts and when it stops; the
-writes happen in one thread of their own, never on the hub's event loop, and never fail a
-spawn or a stop: an error is logged, and a write that could not be made (the store was
-unreachable) is kept and tried again, so a short outage of the database loses nothing. What
-is still waiting when the hub dies the collector of the usage service catches from the
-hub's REST API.
+The managed spawners' hooks (:class:`UsageEventHooks`) call :func:`session_facts` when a
+server starts and when it stops; the writes happen in one thread of their own, never on the
+hub's event loop, and never fail a spawn or a stop: an error is logged, and a write that
+could not be made (the store was unreachable) is kept and tried again, so a short outage of
+the database loses nothing. What is still waiting when the hub dies the collector of the
+usage service catches from the hub's REST API.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from traitlets import HasTraits
+
+from ..compat.jupyterhub import spawner_log_name
 from ..store.attribution import DEFAULT_CHECK_USER, STAFF, attribute, restricting_groups_of
 from ..store.usage import (
     LAST_ACTIVITY,
@@ -184,3 +187,82 @@ class UsageEvents:
         if self._thread.is_alive():
             self._queue.put(None)
             self._thread.join(timeout=10)
+
+
+class UsageEventHooks(HasTraits):
+    """Part of :class:`~jhub_managed.spawner.ManagedSpawnerMixin`: the spawner's hooks that
+    record a server's session when it starts and when it stops, when the spawner's
+    ``usage_events`` is on."""
+
+    _usage_facts = None
+    _usage_stop_requested = False
+    _usage_seen: tuple = (None, None)
+
+    def _usage_session_facts(self, started):
+        """This server's session as the usage store keeps it; ``None`` if it can't be said."""
+        try:
+            selection = self.managed_selection
+            if selection is None and self.user_options and self.managed_profiles():
+                try:
+                    selection = self.select(self.user_options)
+                except Exception:
+                    selection = None
+            authenticator = getattr(self, "authenticator", None)
+            return session_facts(
+                user_name=self.user.name,
+                server_name=self.name,
+                started=started,
+                groups=self.user_group_names(),
+                user_options=self.user_options,
+                profile=selection.profile if selection else None,
+                spawner_resources={k: getattr(self, k, None) for k in RESOURCE_TRAITS},
+                override=selection.override if selection else None,
+                last_activity=self.orm_spawner.last_activity,
+                staff_group=getattr(authenticator, "staff_group", self.managed_hub.staff_group),
+                check_user=getattr(authenticator, "health_check_user", DEFAULT_CHECK_USER),
+            )
+        except Exception:
+            self.log.exception("Usage: can't describe the session of %s", spawner_log_name(self))
+            return None
+
+    def run_pre_spawn_hook(self):
+        """The hub has set ``started``: the session begins (recorded in the background)."""
+        if self.usage_events:
+            self._usage_stop_requested = False
+            self._usage_facts = self._usage_session_facts(self.orm_spawner.started)
+            if self._usage_facts is not None:
+                UsageEvents.for_store(self.managed_hub.db_url).started(self._usage_facts)
+        return super().run_pre_spawn_hook()
+
+    async def poll(self):
+        # the hub clears ``started`` and moves ``last_activity`` before the post-stop hook:
+        # remember them while the server is known to run
+        orm_spawner = getattr(self, "orm_spawner", None)
+        if orm_spawner is not None and orm_spawner.started:
+            self._usage_seen = (orm_spawner.started, orm_spawner.last_activity)
+        return await super().poll()
+
+    async def stop(self, now=False):
+        self._usage_stop_requested = True
+        return await super().stop(now=now)
+
+    def run_post_stop_hook(self):
+        """The session ends: seen stopping, or found gone (closed at its last activity)."""
+        if self.usage_events:
+            try:
+                facts = self._usage_facts
+                started, last_activity = self._usage_seen
+                if facts is None and started is not None:
+                    facts = self._usage_session_facts(started)
+                if facts is not None:
+                    UsageEvents.for_store(self.managed_hub.db_url).stopped(
+                        facts,
+                        seen=self._usage_stop_requested,
+                        last_activity=last_activity,
+                    )
+            except Exception:
+                self.log.exception("Usage: can't record the stop of %s", spawner_log_name(self))
+            self._usage_facts = None
+            self._usage_seen = (None, None)
+            self._usage_stop_requested = False
+        return super().run_post_stop_hook()

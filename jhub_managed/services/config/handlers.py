@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from tornado import web
 from tornado.ioloop import IOLoop
 
+from ...compat.jupyterhub import token_from_cookie
 from ..base import APIHandler, BaseHandler, PageUser, not_logged_in_message
 from .editor import SettingsEditor, author_of
 
@@ -88,7 +89,7 @@ class EditorHandler(BaseHandler):
         if user is not None or self.request.method in ("GET", "HEAD"):
             return user
         try:
-            token = self.hub_auth._get_token_cookie(self)
+            token = token_from_cookie(self.hub_auth, self)
             if not token:
                 return None
             model = self.hub_auth.user_for_token(
