@@ -12,9 +12,10 @@ from traitlets.config import Config
 
 from jhub_managed.hub import ConfigureError, ManagedHub, configure
 from jhub_managed.services.health import spawnreport
-from jhub_managed.services.health.app import Answer, Metrics, overall
+from jhub_managed.services.health.app import Answer, overall
 from jhub_managed.services.health.catalog import CHECKS, DEFAULT_REQUIRED
 from jhub_managed.services.health.checks import CHECK_FUNCTIONS, scrub
+from jhub_managed.services.health.metrics import Metrics
 from jhub_managed.services.health.notice import HealthNotice, is_failing
 from jhub_managed.services.health.schedule import (
     CheckFailed,
@@ -310,8 +311,7 @@ def metric_lines(metrics: Metrics) -> list[str]:
 
 
 async def test_metrics_leave_skipped_checks_out_of_up_and_say_each_state():
-    service = SimpleNamespace(hub_api=SimpleNamespace(requests=0))
-    metrics = Metrics(service)
+    metrics = Metrics(SimpleNamespace(requests=0))
 
     async def nothing_here() -> str:
         raise NotConfigured("not configured: no home volume to look at")

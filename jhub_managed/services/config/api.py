@@ -52,6 +52,8 @@ def parse_if_match(header: str) -> str | set[int]:
 class EditorAPIHandler(EditorHandler, APIHandler):
     def set_default_headers(self) -> None:
         super().set_default_headers()
+        # the one exception to the services' headers: a client may keep the settings, but
+        # asks again each time (the ETag makes the answer 304 when nothing changed)
         self.set_header("Cache-Control", "no-cache")
 
     def fail(self, status: int, message: str, errors: list[SettingsError] | None = None, **extra):
