@@ -82,6 +82,8 @@ class BaseHandler(HubOAuthenticated, SecurityHeaders):
 
     @property
     def service(self) -> ServiceApp:
+        """The service, for what every page shares (its name, prefix, templates, log); what
+        a route itself uses comes through its ``initialize()``."""
         return self.settings["service_app"]
 
     @property
