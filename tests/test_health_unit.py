@@ -13,8 +13,9 @@ from traitlets.config import Config
 from jhub_managed.hub import ConfigureError, ManagedHub, configure
 from jhub_managed.hubside.health_notice import HealthNotice, is_failing
 from jhub_managed.hubside.spawn_report import SpawnReport
-from jhub_managed.services.health.app import Answer, Metrics, overall
+from jhub_managed.services.health.app import Answer, overall
 from jhub_managed.services.health.checks import CHECK_FUNCTIONS, scrub
+from jhub_managed.services.health.metrics import Metrics
 from jhub_managed.services.health.options import health_options
 from jhub_managed.services.health.schedule import (
     CheckFailed,
@@ -311,8 +312,7 @@ def metric_lines(metrics: Metrics) -> list[str]:
 
 
 async def test_metrics_leave_skipped_checks_out_of_up_and_say_each_state():
-    service = SimpleNamespace(hub_api=SimpleNamespace(requests=0))
-    metrics = Metrics(service)
+    metrics = Metrics(SimpleNamespace(requests=0))
 
     async def nothing_here() -> str:
         raise NotConfigured("not configured: no home volume to look at")

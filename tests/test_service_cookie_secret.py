@@ -9,7 +9,8 @@ import stat
 import pytest
 from tornado.web import create_signed_value, decode_signed_value
 
-from jhub_managed.services.base import CookieSecretError, ServiceApp, cookie_secret_for
+from jhub_managed.services.base import ServiceApp
+from jhub_managed.services.cookies import CookieSecretError, cookie_secret_for
 
 
 class PlainService(ServiceApp):

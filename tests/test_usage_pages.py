@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from jhub_managed.hubside import budget_notice as notice
-from jhub_managed.services.usage import pages
+from jhub_managed.services.access import grants
+from jhub_managed.services.usage import pages, views
 from jhub_managed.settings.forms import budgets as budget_forms
 
 TODAY = date(2026, 11, 17)
@@ -101,7 +102,7 @@ REPORT = {
 
 
 def test_report_table_rows_totals_and_the_unbilled_apart():
-    table = pages.report_table(REPORT, "Group")
+    table = views.report_table(REPORT, "Group")
     assert table.columns[0] == "Group"
     assert table.rows == (
         ("physics", "3", "4.50", "9.00", "18.00", "0.00", "1.50", "1"),
@@ -114,7 +115,7 @@ def test_report_table_with_a_rate_card_has_a_cost_column():
     report = dict(REPORT, currency="EUR")
     report["rows"] = [dict(REPORT["rows"][0], cost=12.5)]
     report["totals"] = dict(REPORT["totals"], cost=12.5)
-    table = pages.report_table(report, "Group")
+    table = views.report_table(report, "Group")
     assert table.columns[-1] == "Cost (EUR)"
     assert table.rows[0][-1] == "12.50" and table.rows[-1][-1] == "12.50"
 
@@ -138,7 +139,7 @@ def test_report_charts_from_report_data():
             "level": "unknown",
         },
     ]
-    charts_ = pages.report_charts(
+    charts_ = views.report_charts(
         daily={"days": ["2026-11-01", "2026-11-02"], "series": {"physics": [4.0, 0.5]}},
         active=[
             {"start": "2026-11-01", "end": "2026-11-01", "users": 2},
@@ -165,7 +166,7 @@ def test_report_charts_from_report_data():
 
 
 def test_csv_links_are_the_report_api():
-    links = pages.csv_links("/services/usage/", date(2026, 11, 1), date(2026, 11, 17))
+    links = views.csv_links("/services/usage/", date(2026, 11, 1), date(2026, 11, 17))
     assert links[0] == (
         "by group",
         "/services/usage/api/report?start=2026-11-01&end=2026-11-17&group_by=group&format=csv",
@@ -195,7 +196,7 @@ def test_own_use_and_the_budgets_of_ones_groups():
             "gpu_hours": 0.0,
         },
     }
-    rows = pages.own_use_rows(own)
+    rows = views.own_use_rows(own)
     assert [(r["title"], r["sessions"], r["server_hours"]) for r in rows] == [
         ("This month", "2", "1.25"),
         ("Last month", "0", "0.00"),
@@ -218,7 +219,7 @@ def test_own_use_and_the_budgets_of_ones_groups():
             "level": "exceeded",
         },
     ]
-    assert pages.budget_rows(use, ["physics"]) == [
+    assert views.budget_rows(use, ["physics"]) == [
         {
             "group": "physics",
             "unit": "server-hours",
@@ -232,11 +233,15 @@ def test_own_use_and_the_budgets_of_ones_groups():
 
 def test_the_tokens_scopes_decide_who_reads_reports_not_the_admin_flag():
     scope = "custom:jhub-managed:usage-reports"
-    assert not pages.may_read_reports({"name": "a", "admin": True, "scopes": []}, scope)
-    assert pages.may_read_reports({"name": "a", "admin": True, "scopes": [scope]}, scope)
-    assert pages.may_read_reports({"name": "b", "admin": False, "scopes": [scope]}, scope)
-    assert not pages.may_read_reports({"name": "c", "admin": False, "scopes": ["self"]}, scope)
-    assert not pages.may_read_reports(None, scope)
+    assert not grants({"name": "a", "admin": True, "scopes": []}, [scope])
+    assert grants({"name": "a", "admin": True, "scopes": [scope]}, [scope])
+    assert grants({"name": "b", "admin": False, "scopes": [scope]}, [scope])
+    assert not grants({"name": "c", "admin": False, "scopes": ["self"]}, [scope])
+    assert not grants(None, [scope])
+    # any one of several scopes admits; none needed: a login is enough
+    assert grants({"name": "d", "scopes": ["admin:servers"]}, [scope, "admin:servers"])
+    assert grants({"name": "e", "admin": False, "scopes": []}, [])
+    assert not grants(None, [])
 
 
 # -- the budget notice -----------------------------------------------------------------------

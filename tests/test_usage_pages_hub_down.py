@@ -60,7 +60,9 @@ async def usage_app(tmp_path, monkeypatch):
 
 async def serve(service, handler, path=""):
     app = web.Application(
-        [("/services/usage/" + path, handler)], service_app=service, cookie_secret="x" * 32
+        [("/services/usage/" + path, handler, service.page_kwargs())],
+        service_app=service,
+        cookie_secret="x" * 32,
     )
     server = HTTPServer(app)
     port = free_port()

@@ -1,21 +1,25 @@
 """What the hub-managed services share.
 
-A tornado application behind JupyterHub's OAuth (``HubOAuth``), pages that extend the hub's
-own ``page.html`` so a service looks like the hub, JSON error bodies on API routes, structured
+A tornado application behind JupyterHub's OAuth (``HubOAuth``), one authorisation policy
+(:meth:`BaseHandler.authorize`, :func:`require_scope`; see :mod:`.access`), the same security
+headers on every answer (:data:`SECURITY_HEADERS`), pages that extend the hub's own
+``page.html`` so a service looks like the hub, JSON error bodies on API routes, structured
 (JSON-lines) logs, and a clean stop on SIGTERM or SIGINT.
+
+A service is a :class:`ServiceApp` subclass: ``init_service()`` builds its state once, and
+``handlers()`` lists its routes as ``(path, handler, kwargs)``; each handler takes what it
+uses from those kwargs in its ``initialize()``, never from the application object.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import hmac
 import json
 import logging
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any, ClassVar, TypeVar
@@ -23,8 +27,7 @@ from typing import Any, ClassVar, TypeVar
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
 from jupyterhub.services.auth import HubOAuth, HubOAuthCallbackHandler, HubOAuthenticated
 from jupyterhub.utils import url_path_join
-from tornado import httputil, web
-from tornado.httpserver import HTTPServer
+from tornado import web
 from tornado.log import access_log
 from traitlets import Instance, Integer, Unicode, default
 from traitlets.config import Application
@@ -32,92 +35,35 @@ from traitlets.config import Application
 from ..compat.jupyterhub import DATA_FILES_PATH, request_user_model
 from ..options.errors import ConfigureError
 from ..options.managedhub import ManagedHub
+from .access import grants, missing_scope_message, not_logged_in_message
+from .bodylimit import MAX_REQUEST_BODY, BoundedHTTPServer
+from .cookies import cookie_secret_for
 from .listen import take as take_early_socket
+from .logs import JSONLogFormatter
 
 HUB_TEMPLATES = os.path.join(DATA_FILES_PATH, "templates")
 HUB_STATIC = os.path.join(DATA_FILES_PATH, "static")
 OUR_TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
-#: largest request body a service takes; larger ones get a 413 that says so
-MAX_REQUEST_BODY = 4 * 1024 * 1024
-#: what a service reads and throws away to answer a larger body with its 413 (a body beyond
-#: this ends the connection, as tornado does)
-DISCARD_BODY_LIMIT = 1024 * 1024 * 1024
+
+#: the headers on every answer of every service: pages, API answers, metrics, error pages
+#: (the 413 of an over-large body too). No framing by other sites (clickjacking), no
+#: guessing of content types, no full URLs in the Referer header to other sites, and no
+#: copies kept by browsers or proxies (pages show settings, usage and health of the hub).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
 
 
-class JSONLogFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+class SecurityHeaders(web.RequestHandler):
+    """Every handler of every service: :data:`SECURITY_HEADERS` on every answer (tornado
+    sets them again after clearing for an error page)."""
 
-    _skip = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
-        for key, value in record.__dict__.items():
-            if key not in self._skip and not key.startswith("_"):
-                entry[key] = value if isinstance(value, str | int | float | bool) else str(value)
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-#: a hex key (at least 32 bytes) from which every service's cookie secret is derived
-COOKIE_SECRET_ENV = "JHUB_MANAGED_COOKIE_SECRET"  # noqa: S105 - a variable name
-
-
-class CookieSecretError(ValueError):
-    """The service's cookie secret can't be had; the message says why and what to do."""
-
-
-def cookie_secret_for(
-    service_name: str, data_dir: str, environ: Mapping[str, str] = os.environ
-) -> bytes:
-    """The service's cookie secret, the same at every start, so a restart logs no one out.
-
-    From ``$JHUB_MANAGED_COOKIE_SECRET`` (hex; each service gets its own key derived from
-    it), else from the file ``jhub-managed-<service>-cookie-secret`` in ``data_dir``, made
-    (readable by its owner only) at the service's first start.
-    """
-    shared = environ.get(COOKIE_SECRET_ENV, "").strip()
-    if shared:
-        try:
-            key = bytes.fromhex(shared)
-        except ValueError:
-            raise CookieSecretError(
-                f"${COOKIE_SECRET_ENV} must be hexadecimal (e.g. from `openssl rand -hex 32`)"
-            ) from None
-        if len(key) < 32:
-            raise CookieSecretError(
-                f"${COOKIE_SECRET_ENV} is {len(key)} bytes long; at least 32 are needed"
-            )
-        return hmac.new(key, f"jhub-managed-service:{service_name}".encode(), "sha256").digest()
-    path = os.path.join(data_dir, f"jhub-managed-{service_name}-cookie-secret")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass
-    except OSError as e:
-        raise CookieSecretError(f"can't create the cookie secret file {path}: {e}") from None
-    else:
-        with os.fdopen(fd, "w") as f:
-            f.write(os.urandom(32).hex() + "\n")
-    try:
-        with open(path) as f:
-            secret = bytes.fromhex(f.read().strip())
-    except (OSError, ValueError) as e:
-        raise CookieSecretError(
-            f"can't read the cookie secret file {path} ({e}); remove it to have a new one made"
-        ) from None
-    if len(secret) < 32:
-        raise CookieSecretError(
-            f"the cookie secret file {path} holds {len(secret)} bytes, not 32 or more; "
-            "remove it to have a new one made"
-        )
-    return secret
+    def set_default_headers(self) -> None:
+        for name, value in SECURITY_HEADERS.items():
+            self.set_header(name, value)
 
 
 class PageUser:
@@ -132,11 +78,13 @@ class PageUser:
         self.scopes = set(model.get("scopes") or [])
 
 
-class BaseHandler(HubOAuthenticated, web.RequestHandler):
+class BaseHandler(HubOAuthenticated, SecurityHeaders):
     """A page of a service, as a logged-in hub user sees it."""
 
     @property
     def service(self) -> ServiceApp:
+        """The service, for what every page shares (its name, prefix, templates, log); what
+        a route itself uses comes through its ``initialize()``."""
         return self.settings["service_app"]
 
     @property
@@ -153,16 +101,6 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 
     # -- permissions: what the token of this request may do -------------------------------------
 
-    def token_scopes(self) -> frozenset[str]:
-        """The scopes of the token (or the OAuth cookie's token) this request came with.
-
-        The hub answers them in the user model: the token's own scopes, already cut down to
-        what its owner holds now. They, not the user's ``admin`` flag, decide what the request
-        may do.
-        """
-        model = self.current_user
-        return frozenset((model or {}).get("scopes") or ())
-
     def token_without_access(self) -> dict | None:
         """Who sent a valid token that may not use this service at all (``None`` otherwise).
 
@@ -176,33 +114,34 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
         except Exception:
             return None
 
-    def has_scope(self, scope: str) -> bool:
-        return scope in self.token_scopes()
-
-    def check_scope(self, scope: str) -> bool:
-        """Refuse this request unless its token carries ``scope``.
+    def authorize(self, *any_of: str, refusal: str = "") -> bool:
+        """Refuse this request unless its token carries one of ``any_of`` (none: unless it
+        comes with a login or token). The policy of every service: see :mod:`.access`.
 
         No login: a page asked for with GET or HEAD is sent to the hub's login (``False`` is
         returned: the request is answered); anything else gets 403 saying what is needed. A
-        login or token without the scope gets 403 naming the missing permission.
+        login or token without the scope gets 403: ``refusal`` (who may, in words), then the
+        missing permission.
         """
         if self.current_user is None:
             if self.token_without_access() is not None:
                 access = f"access:services!service={self.service.service_name}"
-                raise web.HTTPError(403, missing_scope_message(access, scope))
+                message = missing_scope_message(access, *any_of[:1])
+                raise web.HTTPError(403, f"{refusal} {message}".strip())
             if self.request.method in ("GET", "HEAD") and not isinstance(self, APIHandler):
                 self.redirect(self.get_login_url())
                 return False
-            raise web.HTTPError(403, not_logged_in_message(scope))
-        if not self.has_scope(scope):
+            raise web.HTTPError(403, not_logged_in_message(*any_of))
+        if not grants(self.current_user, any_of):
             self.log.warning(
                 "%s %s refused: the token lacks %s",
                 self.request.method,
                 self.request.path,
-                scope,
-                extra={"event": "scope.missing", "scope": scope},
+                " or ".join(any_of),
+                extra={"event": "scope.missing", "scope": " ".join(any_of)},
             )
-            raise web.HTTPError(403, missing_scope_message(scope))
+            message = missing_scope_message(*any_of, either=True)
+            raise web.HTTPError(403, f"{refusal} {message}".strip())
         return True
 
     def page_user(self) -> PageUser | None:
@@ -257,19 +196,10 @@ class BaseHandler(HubOAuthenticated, web.RequestHandler):
 class APIHandler(BaseHandler):
     """An API route: JSON in, JSON out, JSON errors."""
 
-    def check_referer_or_token(self) -> None:  # kept simple: XSRF/token checks are HubOAuth's
-        return None
-
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(json.dumps(data))
-
-    def get_json_body(self) -> Any:
-        try:
-            return json.loads(self.request.body or b"null")
-        except ValueError as e:
-            raise web.HTTPError(400, f"the request body is not JSON: {e}") from None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -280,27 +210,14 @@ class APIHandler(BaseHandler):
         self.finish(json.dumps(body))
 
 
-def missing_scope_message(*scopes: str) -> str:
-    """403 for a valid login or token that lacks a permission: which one, and what to do."""
-    named = " and ".join(f"'{s}'" for s in scopes)
-    which = "permissions" if len(scopes) > 1 else "permission"
-    return (
-        f"This needs the {which} {named}, which the token of this request does not carry. "
-        "Use a token that has it (a token made with a list of scopes has only those), or ask "
-        "the hub's operator for it. If you were given it just now, log out of the hub and in "
-        "again."
-    )
-
-
-def not_logged_in_message(scope: str) -> str:
-    return f"Log in to the hub, or send a token with the permission '{scope}'."
-
-
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 
 
-def require_scope(scope: str | Callable[[Any], str]) -> Callable[[_Method], _Method]:
-    """Decorate a handler method: it runs only when the request's token carries ``scope``.
+def require_scope(
+    *scopes: str | Callable[[Any], str], refusal: str = ""
+) -> Callable[[_Method], _Method]:
+    """Decorate a handler method: it runs only when :meth:`BaseHandler.authorize` admits the
+    request, that is when its token carries one of ``scopes`` (none: when it has a login).
 
     .. code-block:: python
 
@@ -308,16 +225,17 @@ def require_scope(scope: str | Callable[[Any], str]) -> Callable[[_Method], _Met
             @require_scope("custom:jhub-managed:usage-reports")
             async def get(self): ...
 
-    ``scope`` may be a function of the handler, for a scope named in the service's
-    configuration: ``@require_scope(lambda handler: handler.service.settings_scope)``. Without
-    the scope the answer is 403 naming it; without a login, pages asked for with GET go to
-    the hub's login and anything else gets 403.
+    A scope may be a function of the handler, for a scope the route is given:
+    ``@require_scope(lambda handler: handler.usage_scope)``. Without the scope the answer is
+    403 naming it; without a login, pages asked for with GET go to the hub's login and
+    anything else gets 403.
     """
 
     def decorate(method: _Method) -> _Method:
         @functools.wraps(method)
         def checked(self: BaseHandler, *args: Any, **kwargs: Any) -> Any:
-            if not self.check_scope(scope(self) if callable(scope) else scope):
+            needed = tuple(scope(self) if callable(scope) else scope for scope in scopes)
+            if not self.authorize(*needed, refusal=refusal):
                 return None
             return method(self, *args, **kwargs)
 
@@ -343,107 +261,6 @@ def _error_message(status_code: int, exc_info: Any) -> str:
 class NotFoundHandler(BaseHandler):
     def prepare(self):
         raise web.HTTPError(404)
-
-
-class _BodyLimit(httputil.HTTPMessageDelegate):
-    """Answers a request whose body is larger than ``limit`` with a 413 that says the limit.
-
-    Tornado itself drops the connection of a request over its ``max_body_size`` without an
-    answer, which the hub's proxy shows as "Your server appears to be down" (503). Here the
-    server's own limit is far larger; a body over ``limit`` is read and thrown away (never
-    kept), then answered. Bodies within the limit go on to the application untouched.
-    """
-
-    def __init__(
-        self,
-        delegate: httputil.HTTPMessageDelegate,
-        connection: httputil.HTTPConnection,
-        limit: int,
-        log: logging.Logger,
-    ):
-        self.delegate = delegate
-        self.connection = connection
-        self.limit = limit
-        self.log = log
-        self.received = 0
-        self.refused = False
-        self.forwarded = False
-        self.start_line: httputil.RequestStartLine | None = None
-        self.headers: httputil.HTTPHeaders | None = None
-
-    def headers_received(self, start_line, headers):
-        self.start_line = start_line  # type: ignore[assignment]
-        self.headers = headers
-        length = headers.get("Content-Length", "")
-        if length.strip().isdigit() and int(length) > self.limit:
-            self.refused = True
-            return None
-        self.forwarded = True
-        return self.delegate.headers_received(start_line, headers)
-
-    def data_received(self, chunk: bytes):
-        self.received += len(chunk)
-        if not self.refused and self.received > self.limit:
-            self.refused = True  # a chunked body that grew too large
-        if self.refused:
-            return None
-        return self.delegate.data_received(chunk)
-
-    def finish(self) -> None:
-        if not self.refused:
-            self.delegate.finish()
-            return
-        self._answer_413()
-
-    def on_connection_close(self) -> None:
-        if self.forwarded:
-            self.delegate.on_connection_close()
-
-    def _answer_413(self) -> None:
-        limit_mb = self.limit / (1024 * 1024)
-        message = (
-            f"The request body is larger than this service takes: at most {self.limit} bytes "
-            f"({limit_mb:g} MB). Nothing was changed."
-        )
-        path = self.start_line.path if self.start_line else ""
-        accept = (self.headers or {}).get("Accept", "")
-        if "/api/" in path or "text/html" not in accept:
-            body = json.dumps({"status": 413, "message": message}).encode()
-            content_type = "application/json; charset=utf-8"
-        else:
-            body = (
-                "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-                "<title>413 Payload Too Large</title></head><body><h1>Too large</h1>"
-                f"<p>{message}</p></body></html>"
-            ).encode()
-            content_type = "text/html; charset=utf-8"
-        self.log.warning(
-            "413 %s %s: body over %d bytes",
-            self.start_line.method if self.start_line else "",
-            path.split("?")[0],
-            self.limit,
-            extra={"status": 413, "event": "request.too_large", "path": path.split("?")[0]},
-        )
-        self.connection.write_headers(
-            httputil.ResponseStartLine("HTTP/1.1", 413, "Payload Too Large"),
-            httputil.HTTPHeaders({"Content-Type": content_type, "Content-Length": str(len(body))}),
-            body,
-        )
-        self.connection.finish()
-
-
-class BoundedHTTPServer(HTTPServer):
-    """An HTTP server whose requests over ``max_request_body`` bytes get a clear 413."""
-
-    def initialize(self, *args: Any, max_request_body: int = MAX_REQUEST_BODY, **kwargs: Any):
-        kwargs.setdefault("max_body_size", DISCARD_BODY_LIMIT)
-        self.max_request_body = max_request_body
-        self.limit_log = logging.getLogger("jhub_managed.services")
-        super().initialize(*args, **kwargs)
-
-    def start_request(self, server_conn, request_conn):
-        delegate = super().start_request(server_conn, request_conn)
-        return _BodyLimit(delegate, request_conn, self.max_request_body, self.limit_log)
 
 
 class ServiceApp(Application):
@@ -594,7 +411,12 @@ class ServiceApp(Application):
         ip, port = self.listen_address()
         # no request to a service needs more than a settings document (1 MB) and some room;
         # a larger one gets a 413 that says the limit
-        server = BoundedHTTPServer(app, xheaders=True, max_request_body=self.max_request_body)
+        server = BoundedHTTPServer(
+            app,
+            xheaders=True,
+            max_request_body=self.max_request_body,
+            answer_headers=SECURITY_HEADERS,
+        )
         early = take_early_socket(ip, port)
         if early is not None:
             server.add_sockets([early])

@@ -50,10 +50,6 @@ def parse_if_match(header: str) -> str | set[int]:
 
 
 class EditorAPIHandler(EditorHandler, APIHandler):
-    def set_default_headers(self) -> None:
-        super().set_default_headers()
-        self.set_header("Cache-Control", "no-cache")
-
     def fail(self, status: int, message: str, errors: list[SettingsError] | None = None, **extra):
         body: dict[str, Any] = {"status": status, "message": message}
         if errors is not None:
@@ -160,6 +156,9 @@ class SettingsAPIHandler(EditorAPIHandler):
     def get(self):
         version, body = self.encoded.response()
         self.set_header("ETag", f'"{version}"')
+        # the one exception to the services' headers: a client may keep the settings, but
+        # asks again each time (the ETag makes the answer 304 when nothing changed)
+        self.set_header("Cache-Control", "no-cache")
         if self.check_etag_header():  # If-None-Match names this version
             self.set_status(304)
             self.finish()

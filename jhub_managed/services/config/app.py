@@ -1,7 +1,8 @@
 """The settings service application: pages and REST API at ``/services/config/``.
 
-Only hub admins and holders of the settings scope (``custom:jhub-managed:settings``, given
-to ``settings_editor_groups``) may use any route; everyone else gets 403.
+Only requests whose token carries the settings scope (``custom:jhub-managed:settings``; hub
+admins hold it through their role, ``settings_editor_groups`` through theirs) may use any
+route; everyone else gets 403.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from .api import (
 )
 from .editor import SettingsEditor
 from .groups import HubGroups
-from .handlers import EditorHandler, may_edit
+from .handlers import EditorHandler
 
-__all__ = ["ConfigService", "EditorHandler", "may_edit"]
+__all__ = ["ConfigService", "EditorHandler"]
 
 #: a profile's slug in a page's path, URL-encoded: any text (the operator's may be any)
 _PROFILE = r"(.+)"

@@ -219,17 +219,7 @@ class SettingsEditor:
         resolved, document_problems = self.errors(layer, self.document_in_force(current))
         errors += document_problems
         if errors:
-            self.log.warning(
-                "settings change refused: %d problem(s)",
-                len(errors),
-                extra={
-                    "event": "settings.refused",
-                    "action": action,
-                    "author": author,
-                    "base_version": expected_version,
-                    "errors": json.dumps([e.as_dict() for e in errors[:20]]),
-                },
-            )
+            self._log_refused(author, expected_version, errors, action)
             raise SaveRefused(errors)
         try:
             record = self.store.save(
@@ -284,6 +274,21 @@ class SettingsEditor:
             expected_version=expected_version,
             restored_from=version,
             action="restore",
+        )
+
+    def _log_refused(
+        self, author: str, expected: int, errors: list[SettingsError], action: str
+    ) -> None:
+        self.log.warning(
+            "settings change refused: %d problem(s)",
+            len(errors),
+            extra={
+                "event": "settings.refused",
+                "action": action,
+                "author": author,
+                "base_version": expected,
+                "errors": json.dumps([e.as_dict() for e in errors[:20]]),
+            },
         )
 
     def _log_conflict(self, author: str, expected: int, current: int, action: str) -> None:

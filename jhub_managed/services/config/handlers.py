@@ -1,4 +1,9 @@
-"""What every route of the settings service shares: who may use it, and XSRF."""
+"""What every route of the settings service shares: who may use it, and XSRF.
+
+Every route, read or write, needs the settings scope on the request's token (the one
+policy of the services, :mod:`jhub_managed.services.access`): hub admins hold it through
+their role, members of ``settings_editor_groups`` through their group's.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from tornado import web
 from tornado.ioloop import IOLoop
 
 from ...compat.jupyterhub import token_from_cookie
-from ..base import APIHandler, BaseHandler, PageUser, not_logged_in_message
+from ..base import BaseHandler, PageUser
 from .editor import SettingsEditor, author_of
 
 NOT_EDITOR = (
@@ -21,21 +26,6 @@ XSRF_REFUSED = (
     "This request was refused because it did not come from the settings pages of this hub "
     "(its XSRF token was missing or wrong). Reload the page and try again."
 )
-
-
-def may_edit(user: dict[str, Any] | None, scope: str) -> bool:
-    """Hub admins and holders of the settings scope may read the settings.
-
-    Writing needs more: the settings scope on the token of the request itself
-    (:meth:`EditorHandler.prepare`), whoever owns it.
-    """
-    if not user:
-        return False
-    return bool(user.get("admin")) or scope in (user.get("scopes") or ())
-
-
-#: the methods that only read; every other one changes the settings
-READ_METHODS = ("GET", "HEAD")
 STORE_DOWN = (
     "The settings store can't be reached just now, so this could not be done; nothing was "
     "changed. Servers keep starting with the last settings the hub read. Try again in a "
@@ -59,12 +49,6 @@ class EditorHandler(BaseHandler):
         self.editor = editor
         self.settings_scope = settings_scope
         self.writer = writer
-
-    def set_default_headers(self) -> None:
-        # no framing of the settings pages by other sites (clickjacking)
-        self.set_header("Content-Security-Policy", "frame-ancestors 'self'")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
 
     def check_xsrf_cookie(self) -> None:
         """The base identifies a token first; a refusal here is logged and explained."""
@@ -125,28 +109,12 @@ class EditorHandler(BaseHandler):
             return
         super().log_exception(typ, value, tb)
 
-    def user_may_edit(self) -> bool:
-        return may_edit(self.current_user, self.settings_scope)
-
     @property
     def author(self) -> str:
         return author_of(self.current_user or {})
 
     def prepare(self):
         super().prepare()
-        scope = self.settings_scope
-        if self.current_user is None:
-            if self.token_without_access() is not None:
-                self.check_scope(scope)  # 403 naming what the token lacks
-            if isinstance(self, APIHandler):
-                raise web.HTTPError(403, not_logged_in_message(scope))
-            if self.request.method in READ_METHODS:
-                self.redirect(self.get_login_url())
-                return
-            raise web.HTTPError(403, XSRF_REFUSED)
-        if self.request.method not in READ_METHODS:
-            # every write: the token of this request must carry the settings scope; being
-            # a hub admin is not enough (a token made with fewer scopes stays limited)
-            self.check_scope(scope)
-        elif not self.user_may_edit():
-            raise web.HTTPError(403, NOT_EDITOR)
+        # every method, reading too: the token of this request must carry the settings
+        # scope; being a hub admin is not enough (a token made with fewer scopes stays limited)
+        self.authorize(self.settings_scope, refusal=NOT_EDITOR)

@@ -5,7 +5,7 @@
 - ``GET /`` (the service's root): the status page, 200 whatever the checks say: JupyterHub
   waits for every managed service at its root when it starts and exits on a 5xx.
 - ``POST api/deep-check``: start (or join) a deep check; the custom health scope or
-  ``admin:servers`` on the request's token.
+  ``admin:servers`` on the request's token (the admin flag alone grants nothing).
 - ``GET metrics``: Prometheus.
 """
 
@@ -15,145 +15,26 @@ import asyncio
 import json
 import logging
 import time
-from functools import cached_property
-from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy.pool import NullPool
-from tornado import web
-from tornado.httpclient import HTTPRequest
 
+from ...scopes import HEALTH_SCOPE
 from ...shared.health_checks import CHECKS
-from ...store.store import MIGRATIONS, create_engine_for
-from ..base import APIHandler, BaseHandler, ServiceApp
-from ..hubapi import HubAPI
-from .checks import CHECK_FUNCTIONS, ThreadGuard
+from ..base import APIHandler, BaseHandler, SecurityHeaders, ServiceApp, require_scope
+from .checks import CHECK_FUNCTIONS
+from .context import CheckContext, CountingHubAPI
 from .deep import DeepCheck
+from .metrics import Metrics
 from .options import health_options
-from .schedule import (
-    FAILING,
-    OK,
-    SKIPPED,
-    STARTING,
-    STATES,
-    Result,
-    Schedule,
-    ScheduledCheck,
-    StartPhase,
-)
+from .schedule import FAILING, OK, SKIPPED, STARTING, Result, Schedule, ScheduledCheck, StartPhase
 
-HEALTH_SCOPE = "custom:jhub-managed:health"
-#: scopes on a request's token that allow starting a deep check
+#: scopes on a request's token that allow starting a deep check (any one of them)
 DEEP_CHECK_SCOPES = (HEALTH_SCOPE, "admin:servers")
-
-
-class CountingHubAPI(HubAPI):
-    """The hub client, counting its requests (for the metrics and the load test)."""
-
-    requests = 0
-
-    async def request(self, method: str, path: str, body: Any = None, timeout: float = 10):
-        self.requests += 1
-        return await super().request(method, path, body=body, timeout=timeout)
-
-    async def raw(self, method: str, path: str, timeout: float = 10) -> bytes:
-        from jupyterhub.utils import url_path_join
-
-        self.requests += 1
-        response = await self.client.fetch(
-            HTTPRequest(
-                url_path_join(self.api_url, path),
-                method=method,
-                headers={"Authorization": f"token {self.token}"},
-                request_timeout=timeout,
-            )
-        )
-        return response.body
-
-
-class CheckContext:
-    """What the checks need: the hub client, the store, options; built once."""
-
-    def __init__(self, service: HealthService):
-        self.service = service
-        self.config: dict[str, Any] = service.health_config
-        self.hub: CountingHubAPI = service.hub_api
-        self.check_user: str = self.config.get("check_user", "jhub-managed-health-check")
-        self.threads = ThreadGuard()
-        self.deep: DeepCheck = service.deep
-        self.last_settings_version: int | None = None
-        self._engine = None
-        self._kube_api = None
-
-    def timeout_of(self, name: str) -> float:
-        return float(self.config.get("timeouts", {}).get(name) or self.config.get("timeout", 5))
-
-    def secrets(self) -> tuple[str, ...]:
-        return (self.hub.token, self.service.managed_hub.db_url)
-
-    def store_engine(self):
-        if self._engine is None:
-            url = self.service.managed_hub.db_url
-            kwargs: dict[str, Any] = {"poolclass": NullPool}
-            if url.startswith("postgres"):
-                kwargs["connect_args"] = {
-                    "connect_timeout": max(1, int(self.timeout_of("settings-store")))
-                }
-            self._engine = create_engine_for(url, **kwargs)
-        return self._engine
-
-    @cached_property
-    def _head(self) -> str:
-        from alembic.config import Config
-        from alembic.script import ScriptDirectory
-
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        return ScriptDirectory.from_config(config).get_current_head()
-
-    def migration_head(self) -> str:
-        return self._head
-
-    async def kube_version_api(self):
-        if self._kube_api is None:
-            from kubespawner.clients import load_config, shared_client
-
-            kube = {k: v for k, v in (self.config.get("kube") or {}).items() if v is not None}
-            await asyncio.to_thread(load_config, **kube)
-            self._kube_api = shared_client("VersionApi")
-        return self._kube_api
-
-    async def usage_last_poll(self, usage: dict):
-        """The usage collector's last successful poll, from the usage service's metrics
-        (``jhub_managed_usage_last_poll_timestamp_seconds``), or ``None`` before the first."""
-        from datetime import datetime, timezone
-
-        from jupyterhub.utils import url_path_join
-        from tornado.httpclient import AsyncHTTPClient, HTTPClientError
-
-        from .checks import describe
-        from .schedule import CheckFailed
-
-        if not usage.get("url"):
-            raise CheckFailed("the usage service has no URL to ask")
-        url = url_path_join(usage["url"], usage.get("prefix") or "/services/usage/", "metrics")
-        try:
-            response = await AsyncHTTPClient().fetch(
-                url,
-                headers={"Authorization": f"token {self.hub.token}"},
-                request_timeout=self.timeout_of("usage-collector"),
-            )
-        except HTTPClientError as e:
-            raise CheckFailed(f"the usage service's metrics: {describe(e)}") from None
-        for line in response.body.decode("utf8", "replace").splitlines():
-            if line.startswith("jhub_managed_usage_last_poll_timestamp_seconds"):
-                return datetime.fromtimestamp(float(line.split()[-1]), timezone.utc)
-        return None
-
-    def dispose(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
+DEEP_CHECK_REFUSED = (
+    "Running a deep check needs the health permission (the operator's staff and the groups "
+    "they name hold it) or admin:servers on the request's token."
+)
 
 
 def overall(results: list[Result]) -> str:
@@ -189,8 +70,14 @@ class Answer:
         return self.status, self.body
 
 
-class HealthAPIHandler(web.RequestHandler):
-    """The probe: cached results only; the first probe waits for the first run."""
+class HealthAPIHandler(SecurityHeaders):
+    """The probe: cached results only; the first probe waits for the first run. Public, and
+    not behind HubOAuth: uptime monitors have no hub login."""
+
+    def initialize(self, answer: Answer, schedule: Schedule, log: logging.Logger) -> None:
+        self.answer = answer
+        self.schedule = schedule
+        self.log = log
 
     def check_xsrf_cookie(self) -> None:
         return None
@@ -198,19 +85,17 @@ class HealthAPIHandler(web.RequestHandler):
     def _log(self) -> None:
         # monitors probe all day and the service logs every change of a check itself: the
         # answers are logged at debug level only (and cost nothing at info)
-        if self.application.settings["service_app"].log.isEnabledFor(logging.DEBUG):
+        if self.log.isEnabledFor(logging.DEBUG):
             super()._log()
 
     async def _answer(self, include_body: bool) -> None:
-        service: HealthService = self.settings["service_app"]
-        answer = service.answer.current()
+        answer = self.answer.current()
         if answer is None:
-            await service.schedule.run_due()
-            answer = service.answer.current()
+            await self.schedule.run_due()
+            answer = self.answer.current()
         status, body = answer
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.set_header("Cache-Control", "no-store")
         if include_body:
             self.finish(body)
         else:
@@ -225,31 +110,28 @@ class HealthAPIHandler(web.RequestHandler):
 
 
 class DeepCheckHandler(APIHandler):
-    def check_token_scope(self) -> None:
-        model = self.current_user
-        if model is None:
-            raise web.HTTPError(403, f"Running a deep check needs a token with {HEALTH_SCOPE}.")
-        scopes = set(model.get("scopes") or ())
-        if not scopes.intersection(DEEP_CHECK_SCOPES):
-            raise web.HTTPError(
-                403, f"Running a deep check needs {HEALTH_SCOPE} (or admin:servers) on the token."
-            )
+    """``POST``: start (or join) a deep check; ``GET``: the last runs (public, as the probe)."""
 
+    def initialize(self, deep: DeepCheck) -> None:
+        self.deep = deep
+
+    @require_scope(*DEEP_CHECK_SCOPES, refusal=DEEP_CHECK_REFUSED)
     async def post(self) -> None:
-        self.check_token_scope()
-        run = self.service.deep.start(trigger="request")
+        run = self.deep.start(trigger="request")
         self.log.info("deep check %d requested by %s", run["id"], self.current_user["name"])
         self.write_json({"status": "running", "run": run}, status=202)
 
     async def get(self) -> None:
-        self.write_json(self.service.deep.public())
+        self.write_json(self.deep.public())
 
 
-class MetricsHandler(web.RequestHandler):
+class MetricsHandler(SecurityHeaders):
+    def initialize(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
     def get(self) -> None:
-        service: HealthService = self.settings["service_app"]
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.finish(generate_latest(service.metrics.registry))
+        self.finish(generate_latest(self.registry))
 
 
 def _age(seconds: float) -> str:
@@ -263,13 +145,18 @@ def _age(seconds: float) -> str:
 class StatusPage(BaseHandler):
     """For people: 200 whatever the checks say."""
 
+    def initialize(self, schedule: Schedule, deep: DeepCheck, interval: float) -> None:
+        self.schedule = schedule
+        self.deep = deep
+        #: seconds between two runs of a check, as the page says it
+        self.interval = interval
+
     def check_xsrf_cookie(self) -> None:
         return None
 
     async def get(self) -> None:
-        service: HealthService = self.service
-        cached = service.schedule.cached()
-        results = cached or [c.last for c in service.schedule.checks if c.last]
+        cached = self.schedule.cached()
+        results = cached or [c.last for c in self.schedule.checks if c.last]
         now = time.time()
         rows = [
             {
@@ -292,106 +179,13 @@ class StatusPage(BaseHandler):
                 status=overall(cached) if cached else None,
                 failing=[r for r in rows if r["required"] and r["state"] == FAILING],
                 waiting=[r for r in rows if r["required"] and r["state"] == STARTING],
-                deep=service.deep.public(),
-                interval=service.health_config.get("interval", 30),
+                deep=self.deep.public(),
+                interval=self.interval,
             )
         )
 
     def head(self) -> None:
         self.set_status(200)
-
-
-class Metrics:
-    def __init__(self, service: HealthService):
-        self.registry = CollectorRegistry()
-        prefix = "jhub_managed_health"
-        self.up = Gauge(
-            f"{prefix}_check_up",
-            "1 when the check passed, 0 when it did not (failing or starting); absent for a "
-            "check that is skipped (nothing to check on this hub)",
-            ["check"],
-            registry=self.registry,
-        )
-        self.state = Gauge(
-            f"{prefix}_check_state",
-            "1 for the check's current state (ok, failing, starting, skipped), 0 for the others",
-            ["check", "state"],
-            registry=self.registry,
-        )
-        self.required = Gauge(
-            f"{prefix}_check_required",
-            "1 when the check is required",
-            ["check"],
-            registry=self.registry,
-        )
-        self.duration = Gauge(
-            f"{prefix}_check_duration_seconds",
-            "How long the check took",
-            ["check"],
-            registry=self.registry,
-        )
-        self.healthy = Gauge(
-            f"{prefix}_status_ok",
-            "1 when every required check passes (the probe answers 200)",
-            registry=self.registry,
-        )
-        self.starting = Gauge(
-            f"{prefix}_starting",
-            "1 while the hub has not finished starting and a required check does not pass yet",
-            registry=self.registry,
-        )
-        self.deep_duration = Gauge(
-            f"{prefix}_deep_check_duration_seconds",
-            "How long the last deep check took",
-            registry=self.registry,
-        )
-        self.deep_ok = Gauge(
-            f"{prefix}_deep_check_ok", "1 when the last deep check passed", registry=self.registry
-        )
-        self.deep_runs = Counter(
-            f"{prefix}_deep_check_runs",
-            "Deep checks run",
-            ["result", "failed_step"],
-            registry=self.registry,
-        )
-        hub_api = service.hub_api
-        self.hub_requests = Counter(
-            f"{prefix}_hub_api_requests", "Requests made to the hub's API", registry=self.registry
-        )
-        self.hub_requests.inc(0)
-        self._hub_api = hub_api
-        self._counted = 0
-
-    def on_result(self, result: Result) -> None:
-        if result.state == SKIPPED:
-            # neither up nor down: no sample, so availability and alerts leave it out
-            try:
-                self.up.remove(result.name)
-            except KeyError:
-                pass
-        else:
-            self.up.labels(result.name).set(1 if result.ok else 0)
-        for state in STATES:
-            self.state.labels(result.name, state).set(1 if state == result.state else 0)
-        self.required.labels(result.name).set(1 if result.required else 0)
-        self.duration.labels(result.name).set(result.duration_ms / 1000)
-        self.count_hub_requests()
-
-    def on_status(self, status: str) -> None:
-        self.healthy.set(1 if status == OK else 0)
-        self.starting.set(1 if status == STARTING else 0)
-
-    def count_hub_requests(self) -> None:
-        seen = self._hub_api.requests
-        if seen > self._counted:
-            self.hub_requests.inc(seen - self._counted)
-            self._counted = seen
-
-    def on_deep_check(self, record: dict) -> None:
-        self.deep_duration.set(record["duration_s"])
-        self.deep_ok.set(1 if record["ok"] else 0)
-        self.deep_runs.labels("ok" if record["ok"] else "failed", record["failed_step"]).inc()
-        self.count_hub_requests()
 
 
 #: how the log says that a check changed to each state
@@ -412,7 +206,7 @@ class HealthService(ServiceApp):
         self.health_config = health_options(self.managed_hub)
         config = self.health_config
         self.hub_api = CountingHubAPI()
-        self.metrics = Metrics(self)
+        self.metrics = Metrics(self.hub_api)
         self.deep = DeepCheck(
             self.hub_api,
             check_user=config.get("check_user", "jhub-managed-health-check"),
@@ -421,7 +215,7 @@ class HealthService(ServiceApp):
             log=self.log,
             on_finish=self._deep_check_finished,
         )
-        self.context = CheckContext(self)
+        self.context = CheckContext(config, self.hub_api, self.deep, self.managed_hub.db_url)
         self.start_phase = StartPhase(float(config["start_grace"]))
         required = set(config["required"])
         intervals = config.get("intervals") or {}
@@ -482,11 +276,18 @@ class HealthService(ServiceApp):
                 check.run()
 
     def handlers(self):
+        # every route gets what it uses, and nothing else, through its initialize()
+        status = {
+            "schedule": self.schedule,
+            "deep": self.deep,
+            "interval": self.health_config.get("interval", 30),
+        }
+        probe = {"answer": self.answer, "schedule": self.schedule, "log": self.log}
         return [
-            ("", StatusPage),
-            ("api/health", HealthAPIHandler),
-            ("api/deep-check", DeepCheckHandler),
-            ("metrics", MetricsHandler),
+            ("", StatusPage, status),
+            ("api/health", HealthAPIHandler, probe),
+            ("api/deep-check", DeepCheckHandler, {"deep": self.deep}),
+            ("metrics", MetricsHandler, {"registry": self.metrics.registry}),
         ]
 
     async def _deep_check_loop(self, interval: float) -> None:

@@ -28,7 +28,6 @@ from tornado.websocket import websocket_connect
 
 from .checks import describe, scrub
 
-STEPS = ("start", "ready", "kernel", "execute", "stop")
 #: the longest the kernel and execute steps and the stop may take
 STEP_TIMEOUT = 60.0
 
@@ -108,48 +107,16 @@ class DeepCheck:
 
     async def _run(self, info: dict) -> dict:
         started = time.monotonic()
-        steps: list[dict] = []
-        record = {**info, "ok": False, "failed_step": "", "message": "", "steps": steps}
-        step_started = started
-        current = "start"
-        failure: tuple[str, str] | None = None
-
-        def step_done(name: str) -> None:
-            nonlocal step_started
-            now = time.monotonic()
-            steps.append({"name": name, "duration_s": round(now - step_started, 2)})
-            step_started = now
-
-        try:
-            await self._stop_server()  # one left over from a run that was cut short
-            await self._request_server()
-            step_done("start")
-            current = "ready"
-            server_url = await self._wait_ready()
-            step_done("ready")
-            current = "kernel"
-            kernel_id = await asyncio.wait_for(self._start_kernel(server_url), STEP_TIMEOUT)
-            step_done("kernel")
-            current = "execute"
-            answer = await asyncio.wait_for(
-                self._execute(server_url, kernel_id, "1 + 1"), STEP_TIMEOUT
-            )
-            if answer != "2":
-                raise StepFailed("execute", f"1 + 1 gave {scrub(answer)!r}, not '2'")
-            step_done("execute")
-        except StepFailed as e:
-            failure = (e.step, e.message)
-        except asyncio.TimeoutError:
-            failure = (current, f"no answer within {STEP_TIMEOUT:g} s")
-        except Exception as e:
-            failure = (current, describe(e))
-        step_started = time.monotonic()
+        steps = _Steps()
+        failure = await self._check(steps)
+        steps.restart()
         try:
             await asyncio.wait_for(self._stop_server(), STEP_TIMEOUT)
-            step_done("stop")
+            steps.done("stop")
         except Exception as e:
             if failure is None:
                 failure = ("stop", f"the server did not stop: {describe(e)}")
+        record = {**info, "ok": False, "failed_step": "", "message": "", "steps": steps.steps}
         if failure is None:
             record["ok"] = True
             record["message"] = "1 + 1 = 2 on a fresh server"
@@ -157,6 +124,36 @@ class DeepCheck:
             record["failed_step"], record["message"] = failure
         record["duration_s"] = round(time.monotonic() - started, 2)
         record["finished_at"] = _now()
+        self._finished(record)
+        return record
+
+    async def _check(self, steps: _Steps) -> tuple[str, str] | None:
+        """Start a server, start a kernel in it, run ``1 + 1``: ``None`` when all went
+        well, else the step that failed and why. The server is left for the caller to stop."""
+        try:
+            await self._stop_server()  # one left over from a run that was cut short
+            await self._request_server()
+            steps.done("start", then="ready")
+            server_url = await self._wait_ready()
+            steps.done("ready", then="kernel")
+            kernel_id = await asyncio.wait_for(self._start_kernel(server_url), STEP_TIMEOUT)
+            steps.done("kernel", then="execute")
+            answer = await asyncio.wait_for(
+                self._execute(server_url, kernel_id, "1 + 1"), STEP_TIMEOUT
+            )
+            if answer != "2":
+                raise StepFailed("execute", f"1 + 1 gave {scrub(answer)!r}, not '2'")
+            steps.done("execute")
+        except StepFailed as e:
+            return e.step, e.message
+        except asyncio.TimeoutError:
+            return steps.current, f"no answer within {STEP_TIMEOUT:g} s"
+        except Exception as e:
+            return steps.current, describe(e)
+        return None
+
+    def _finished(self, record: dict) -> None:
+        """Keep, log and hand on a finished run."""
         self.runs.append(record)
         level = logging.INFO if record["ok"] else logging.WARNING
         self.log.log(
@@ -170,7 +167,6 @@ class DeepCheck:
         )
         if self.on_finish is not None:
             self.on_finish(record)
-        return record
 
     def _user_path(self, *parts: str) -> str:
         return "/".join(["users", quote(self.check_user, safe=""), *parts])
@@ -243,6 +239,8 @@ class DeepCheck:
         return json.loads(response.body)["id"]
 
     async def _execute(self, server_url: str, kernel_id: str, code: str) -> str:
+        """Run ``code`` in the kernel through its WebSocket; its result as text. The kernel
+        is shut down afterwards, whatever happened."""
         ws_url = url_path_join(server_url, "api/kernels", kernel_id, "channels")
         ws_url = "ws" + ws_url[len("http") :]
         try:
@@ -252,59 +250,24 @@ class DeepCheck:
         except Exception as e:
             raise StepFailed("execute", f"no WebSocket to the kernel: {describe(e)}") from None
         msg_id = uuid.uuid4().hex
-        message = {
-            "header": {
-                "msg_id": msg_id,
-                "username": "health",
-                "session": uuid.uuid4().hex,
-                "msg_type": "execute_request",
-                "version": "5.3",
-                "date": _now(),
-            },
-            "parent_header": {},
-            "metadata": {},
-            "content": {
-                "code": code,
-                "silent": False,
-                "store_history": False,
-                "user_expressions": {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            },
-            "channel": "shell",
-            "buffers": [],
-        }
         try:
-            await connection.write_message(json.dumps(message))
-            while True:
-                raw = await connection.read_message()
-                if raw is None:
-                    raise StepFailed("execute", "the kernel's WebSocket closed")
-                if not isinstance(raw, str):
-                    continue
-                reply = json.loads(raw)
-                if (reply.get("parent_header") or {}).get("msg_id") != msg_id:
-                    continue
-                kind = reply.get("msg_type") or reply.get("header", {}).get("msg_type")
-                content = reply.get("content") or {}
-                if kind == "execute_result":
-                    return str((content.get("data") or {}).get("text/plain", ""))
-                if kind == "error":
-                    raise StepFailed(
-                        "execute", scrub(f"{content.get('ename')}: {content.get('evalue')}")
-                    )
+            await connection.write_message(json.dumps(execute_request(code, msg_id)))
+            return await _execute_result(connection, msg_id)
         finally:
             connection.close()
-            try:
-                await AsyncHTTPClient().fetch(
-                    url_path_join(server_url, "api/kernels", kernel_id),
-                    method="DELETE",
-                    headers=self._headers(),
-                    request_timeout=10,
-                    raise_error=False,
-                )
-            except Exception:  # noqa: S110 - the server is stopped next anyway
-                pass
+            await self._delete_kernel(server_url, kernel_id)
+
+    async def _delete_kernel(self, server_url: str, kernel_id: str) -> None:
+        try:
+            await AsyncHTTPClient().fetch(
+                url_path_join(server_url, "api/kernels", kernel_id),
+                method="DELETE",
+                headers=self._headers(),
+                request_timeout=10,
+                raise_error=False,
+            )
+        except Exception:  # noqa: S110 - the server is stopped next anyway
+            pass
 
     async def _stop_server(self) -> None:
         """Stop the check user's server if it has one, and wait until it is gone."""
@@ -323,3 +286,68 @@ class DeepCheck:
 
     def public(self) -> dict[str, Any]:
         return {"running": self.running(), "runs": list(reversed(self.runs))}
+
+
+class _Steps:
+    """The steps of a run as it goes: each one's name and duration, and the one under way."""
+
+    def __init__(self) -> None:
+        self.steps: list[dict] = []
+        #: the step under way (the one that failed, when the run stops here)
+        self.current = "start"
+        self._started = time.monotonic()
+
+    def done(self, name: str, then: str = "") -> None:
+        now = time.monotonic()
+        self.steps.append({"name": name, "duration_s": round(now - self._started, 2)})
+        self._started = now
+        self.current = then
+
+    def restart(self) -> None:
+        """The clock of the next step starts now."""
+        self._started = time.monotonic()
+
+
+def execute_request(code: str, msg_id: str) -> dict[str, Any]:
+    """The kernel protocol's ``execute_request`` message for ``code``."""
+    return {
+        "header": {
+            "msg_id": msg_id,
+            "username": "health",
+            "session": uuid.uuid4().hex,
+            "msg_type": "execute_request",
+            "version": "5.3",
+            "date": _now(),
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+        "channel": "shell",
+        "buffers": [],
+    }
+
+
+async def _execute_result(connection, msg_id: str) -> str:
+    """The text of the result of the request ``msg_id``, read from the kernel's WebSocket."""
+    while True:
+        raw = await connection.read_message()
+        if raw is None:
+            raise StepFailed("execute", "the kernel's WebSocket closed")
+        if not isinstance(raw, str):
+            continue
+        reply = json.loads(raw)
+        if (reply.get("parent_header") or {}).get("msg_id") != msg_id:
+            continue
+        kind = reply.get("msg_type") or reply.get("header", {}).get("msg_type")
+        content = reply.get("content") or {}
+        if kind == "execute_result":
+            return str((content.get("data") or {}).get("text/plain", ""))
+        if kind == "error":
+            raise StepFailed("execute", scrub(f"{content.get('ename')}: {content.get('evalue')}"))

@@ -1,7 +1,8 @@
 """The usage service's REST API and metrics: ``/api/report``, ``/api/me``, ``/metrics``.
 
 Reports and metrics need the usage-report scope on the request's token
-(``custom:jhub-managed:usage-reports``; hub admins hold it); ``/api/me`` needs only a login.
+(``custom:jhub-managed:usage-reports``; hub admins hold it through their role, the admin flag
+alone grants nothing); ``/api/me`` needs only a login.
 A report request is checked whole before anything is read: a bad one answers 400 with every
 reason and reads nothing.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,29 +21,26 @@ from tornado import web
 
 from ..base import APIHandler, require_scope
 from .budgets import notices_for
+from .rates import RateCard
 from .reports import ReportQueryError, parse_report_query, report_csv, usage_report, user_usage
-
-NOT_LOGGED_IN = "Log in to the hub, or send a token, to use this API."
 
 
 class UsageAPIHandler(APIHandler):
-    @property
-    def service(self) -> Any:  # the UsageService (app.py imports this module)
-        return self.settings["service_app"]
+    """A route of the usage API. The application hands each route what it uses
+    (``initialize``): the threads that read the store and the usage-report scope, and what
+    the route itself reads."""
+
+    def initialize(self, readers: Executor, usage_scope: str) -> None:
+        self.readers = readers
+        self.usage_scope = usage_scope
 
     def check_xsrf_cookie(self) -> None:
         # read-only routes: GET needs no XSRF token
         return None
 
-    def require_login(self) -> dict[str, Any]:
-        user = self.current_user
-        if user is None:
-            raise web.HTTPError(403, NOT_LOGGED_IN)
-        return user
-
     async def in_thread(self, func, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(
-            self.service.readers, lambda: func(*args, **kwargs)
+            self.readers, lambda: func(*args, **kwargs)
         )
 
     async def read_store(self, func, *args, **kwargs):
@@ -57,10 +57,16 @@ class UsageAPIHandler(APIHandler):
 
 
 #: reports and metrics: the usage-report scope on the request's token (not the admin flag)
-_usage_scope = require_scope(lambda handler: handler.service.usage_scope)
+_usage_scope = require_scope(lambda handler: handler.usage_scope)
 
 
 class ReportHandler(UsageAPIHandler):
+    def initialize(self, engine: Any, rate_card: RateCard | None, split: bool, **common) -> None:
+        super().initialize(**common)
+        self.engine = engine
+        self.rate_card = rate_card
+        self.split = split
+
     @_usage_scope
     async def get(self):
         args = {
@@ -75,14 +81,8 @@ class ReportHandler(UsageAPIHandler):
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish({"errors": e.errors})
             return
-        service = self.service
         report = await self.read_store(
-            usage_report,
-            service.engine,
-            query,
-            now=now,
-            rate_card=service.rate_card,
-            split=service.split,
+            usage_report, self.engine, query, now=now, rate_card=self.rate_card, split=self.split
         )
         if query.format == "csv":
             self.set_header("Content-Type", "text/csv; charset=utf-8")
@@ -96,24 +96,42 @@ class ReportHandler(UsageAPIHandler):
 
 
 class MeHandler(UsageAPIHandler):
+    def initialize(
+        self,
+        engine: Any,
+        rate_card: RateCard | None,
+        budget_use: Callable[[], list[dict]],
+        **common,
+    ) -> None:
+        super().initialize(**common)
+        self.engine = engine
+        self.rate_card = rate_card
+        #: this month's use of every budget (the service keeps it, refreshed after each poll)
+        self.budget_use = budget_use
+
+    @require_scope()  # a login is enough: the caller's own use
     async def get(self):
-        user = self.require_login()
-        service = self.service
+        user = self.current_user
         mine = await self.read_store(
-            user_usage, service.engine, user["name"], now=time.time(), rate_card=service.rate_card
+            user_usage, self.engine, user["name"], now=time.time(), rate_card=self.rate_card
         )
         groups = list(user.get("groups") or [])
         mine["groups"] = groups
-        use = service.budget_use_cached()
+        use = self.budget_use()
         mine["budgets"] = [u for u in use if u["group"] in set(groups)]
         mine["budget_notices"] = notices_for(groups, use)
         self.write_json(mine)
 
 
 class MetricsHandler(UsageAPIHandler):
+    def initialize(self, render: Callable[[], bytes], **common) -> None:
+        super().initialize(**common)
+        #: the metrics' text (blocking: reads the store)
+        self.render = render
+
     @_usage_scope
     async def get(self):
-        body = await self.read_store(self.service.render_metrics)
+        body = await self.read_store(self.render)
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)
         self.finish(body)
 

@@ -1,12 +1,13 @@
 """The usage service application: ``/services/usage/``.
 
-- ``/api/report`` (usage-report scope): reports by user, group or profile, JSON or CSV;
+- ``/api/report`` (usage-report scope on the request's token): reports by user, group or
+  profile, JSON or CSV;
 - ``/api/me`` (any logged-in user): their own use this month and last, and their groups'
   budgets;
 - ``/metrics`` (usage-report scope): Prometheus;
 - the collector polls the hub's REST API into the store (see :mod:`.collector`);
 - the pages (see :mod:`.pages`): ``/`` every user's own use, ``/report`` the charts
-  and tables of hub admins.
+  and tables (usage-report scope).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class UsageService(ServiceApp):
         )
         self._budget_use: list[dict] = []
         self._budget_lock = threading.Lock()
+        self.reader = pages.UsageReader(self.engine, self.rate_card, self.split, self.budgets)
 
     def init_collector(self) -> None:
         """The settings source and the collector (in a thread, after the service listens)."""
@@ -131,14 +133,27 @@ class UsageService(ServiceApp):
             poll_failures=stats.failures if stats else 0,
         )
 
+    def page_kwargs(self) -> dict:
+        """What the pages use (see :class:`.pages.UsagePage`)."""
+        return {
+            "reader": self.reader,
+            "readers": self.readers,
+            "hub_api": self.hub_api,
+            "usage_scope": self.usage_scope,
+            "prefix": self.prefix,
+        }
+
     def handlers(self):
+        # every route gets what it uses, and nothing else, through its initialize()
+        common = {"readers": self.readers, "usage_scope": self.usage_scope}
+        store = {**common, "engine": self.engine, "rate_card": self.rate_card}
         return [
-            ("", pages.MyUsagePage),
-            ("report", pages.ReportPage),
-            ("api/report", api.ReportHandler),
-            ("api/me", api.MeHandler),
-            ("metrics", api.MetricsHandler),
-            ("api/(.*)", api.APINotFound),
+            ("", pages.MyUsagePage, self.page_kwargs()),
+            ("report", pages.ReportPage, self.page_kwargs()),
+            ("api/report", api.ReportHandler, {**store, "split": self.split}),
+            ("api/me", api.MeHandler, {**store, "budget_use": self.budget_use_cached}),
+            ("metrics", api.MetricsHandler, {**common, "render": self.render_metrics}),
+            ("api/(.*)", api.APINotFound, common),
         ]
 
     async def run(self) -> None:

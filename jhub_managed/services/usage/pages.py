@@ -2,12 +2,14 @@
 
 - ``/services/usage/`` (every logged-in user): their own use this month and last month,
   their groups' budgets where there are any, and their servers running now.
-- ``/services/usage/report`` (hub admins and holders of the usage-report scope): charts and
-  tables for a date range (a plain GET form), with CSV downloads of the report API.
+- ``/services/usage/report`` (requests whose token carries the usage-report scope; hub admins
+  hold it through their role): charts and tables for a date range (a plain GET form), with CSV
+  downloads of the report API.
 
 Pages are made on the server and work without JavaScript; the charts are SVG
-(:mod:`.charts`). Figures come from :mod:`.reports` and :mod:`.budgets`, read in a thread so
-the service keeps answering while a report is being added up. A store or hub that can't be
+(:mod:`.charts`, laid out by :mod:`.views`). Figures come from :mod:`.reports` and
+:mod:`.budgets`, read in a thread so the service keeps answering while a report is being
+added up. A store or hub that can't be
 read gives a page that says so, never a 500; dates that aren't dates give a message next to
 the form and read nothing.
 """
@@ -16,17 +18,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import urlencode
 
 from jupyterhub.utils import url_path_join
-from tornado import web
 from tornado.ioloop import IOLoop
 
-from ..base import BaseHandler
-from . import charts
+from ..access import grants
+from ..base import BaseHandler, require_scope
+from ..hubapi import HubAPI
 from .budgets import budget_use
 from .rates import RateCard
 from .reports import (
@@ -38,12 +40,13 @@ from .reports import (
     usage_report,
     user_usage,
 )
+from .views import budget_rows, csv_links, own_use_rows, report_charts, report_table
 
 #: the longest date text echoed back in a message
 _ECHO = 40
 NOT_ALLOWED = (
-    "Usage reports of the whole hub need the permission custom:jhub-managed:usage-reports, "
-    "which the operator gives to groups of this hub. Your own use is on the usage page."
+    "Usage reports of the whole hub are for hub admins and the groups the operator names. "
+    "Your own use is on the usage page."
 )
 STORE_DOWN = (
     "The usage figures can't be read right now. Nothing is lost: sessions are still being "
@@ -167,195 +170,27 @@ class UsageReader:
         return own, use
 
 
-# -- what the pages show, from plain report data -------------------------------------------
-
-
-def budget_unit(entry: Mapping[str, Any]) -> str:
-    if entry.get("kind") == "cost":
-        return str(entry.get("currency") or "cost")
-    return "server-hours"
-
-
-def budget_bars(use: Sequence[Mapping[str, Any]]) -> list[charts.BudgetBar]:
-    """Budget entries of :func:`.budgets.budget_use` that can be drawn (use is known)."""
-    return [
-        charts.BudgetBar(str(u["group"]), float(u["used"]), float(u["budget"]), budget_unit(u))
-        for u in use
-        if u.get("used") is not None and u.get("budget")
-    ]
-
-
-def report_charts(
-    *,
-    daily: Mapping[str, Any],
-    active: Sequence[Mapping[str, Any]],
-    by_profile: Mapping[str, Any],
-    budget_use: Sequence[Mapping[str, Any]],
-    month: str,
-) -> list[charts.Chart]:
-    """The four charts of the report page, each with its table."""
-    profiles = [
-        (row["key"] or "(no profile)", float(row["server_hours"]))
-        for row in by_profile.get("rows", [])
-        if row.get("billable", True)
-    ]
-    return [
-        charts.stacked_bars(
-            "server-hours-by-group",
-            "Server-hours per day by group",
-            daily.get("days", []),
-            daily.get("series", {}),
-            "server-hours",
-        ),
-        charts.line(
-            "active-users",
-            "Active users per day",
-            [(point["start"], point["users"]) for point in active],
-            "users",
-        ),
-        charts.horizontal_bars(
-            "top-profiles", "Top profiles by server-hours", profiles, "server-hours", "Profile"
-        ),
-        charts.budget_bars("budget-use", f"Budget use in {month}", budget_bars(budget_use)),
-    ]
-
-
-#: the columns of the group/profile/user tables of the report page: (field, heading, digits)
-REPORT_COLUMNS = (
-    ("sessions", "Sessions", 0),
-    ("server_hours", "Server-hours", 2),
-    ("cpu_hours", "CPU-hours", 2),
-    ("memory_gib_hours", "Memory GiB-hours", 2),
-    ("gpu_hours", "GPU-hours", 2),
-    ("average_session_hours", "Average session (hours)", 2),
-    ("running", "Running now", 0),
-)
-
-
-def report_table(report: Mapping[str, Any], heading: str) -> charts.Table:
-    """A report's rows as a table: billable rows, then the others marked as such."""
-    columns = list(REPORT_COLUMNS)
-    cost = "currency" in report
-    headings = [heading, *(title for _, title, _ in columns)]
-    if cost:
-        headings.append(f"Cost ({report['currency']})")
-    rows = []
-    for row in report.get("rows", []):
-        name = row["key"] or "(none)"
-        if not row.get("billable", True):
-            name += " (not billed)"
-        cells = [name, *(charts.number(float(row[key]), digits) for key, _, digits in columns)]
-        if cost:
-            cells.append(charts.number(float(row.get("cost", 0.0))))
-        rows.append(tuple(cells))
-    totals = report.get("totals") or {}
-    if rows:
-        cells = ["Total (billed)"]
-        for key, _, digits in columns:
-            cells.append(charts.number(float(totals.get(key, 0.0)), digits))
-        if cost:
-            cells.append(charts.number(float(totals.get("cost", 0.0))))
-        rows.append(tuple(cells))
-    return charts.Table(
-        caption=f"By {heading.lower()}, {report['start']} to {report['end']}",
-        columns=tuple(headings),
-        rows=tuple(rows),
-        numeric=frozenset(range(1, len(headings))),
-    )
-
-
-def own_use_rows(usage: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """This month and last month of :func:`.reports.user_usage`, for the user page."""
-    rows = []
-    for key, title in (("this_month", "This month"), ("last_month", "Last month")):
-        figures = usage.get(key) or {}
-        rows.append(
-            {
-                "key": key,
-                "title": title,
-                "start": figures.get("start", ""),
-                "end": figures.get("end", ""),
-                "sessions": charts.number(float(figures.get("sessions", 0)), 0),
-                "server_hours": charts.number(float(figures.get("server_hours", 0.0))),
-                "cpu_hours": charts.number(float(figures.get("cpu_hours", 0.0))),
-                "memory_gib_hours": charts.number(float(figures.get("memory_gib_hours", 0.0))),
-                "gpu_hours": charts.number(float(figures.get("gpu_hours", 0.0))),
-                "cost": (charts.number(float(figures["cost"])) if "cost" in figures else None),
-            }
-        )
-    return rows
-
-
-def budget_rows(use: Sequence[Mapping[str, Any]], groups: Sequence[str]) -> list[dict]:
-    """The budgets of ``groups`` in words: used, budget, share and level."""
-    mine = set(groups)
-    rows = []
-    for entry in use:
-        if entry["group"] not in mine:
-            continue
-        known = entry.get("used") is not None
-        rows.append(
-            {
-                "group": entry["group"],
-                "unit": budget_unit(entry),
-                "budget": charts.number(float(entry["budget"])),
-                "used": charts.number(float(entry["used"])) if known else "unknown",
-                "percent": f"{100 * float(entry['fraction']):.0f} %" if known else "",
-                "level": entry.get("level", "ok"),
-            }
-        )
-    return rows
-
-
-def csv_links(prefix: str, start: date, end: date) -> list[tuple[str, str]]:
-    """Links to the report API's CSV for the range, by group, user and profile."""
-    return [
-        (
-            title,
-            url_path_join(prefix, "api/report")
-            + "?"
-            + urlencode(
-                {
-                    "start": start.isoformat(),
-                    "end": end.isoformat(),
-                    "group_by": group_by,
-                    "format": "csv",
-                }
-            ),
-        )
-        for group_by, title in (
-            ("group", "by group"),
-            ("user", "by user"),
-            ("profile", "by profile"),
-        )
-    ]
-
-
-def may_read_reports(user: Mapping[str, Any] | None, scope: str) -> bool:
-    """Whether the token of the request carries the usage-report scope (hub admins hold it
-    through their role): the token's scopes decide, not the user's admin flag."""
-    return bool(user) and scope in (user.get("scopes") or ())
-
-
 # -- the handlers --------------------------------------------------------------------------
 
 
 class UsagePage(BaseHandler):
-    """What the usage pages share: no caching, no framing, the nav between the pages."""
+    """What the usage pages share: what they read, and the nav between the pages.
 
-    def set_default_headers(self) -> None:
-        self.set_header("Cache-Control", "no-store")
-        self.set_header("Content-Security-Policy", "frame-ancestors 'self'")
-        self.set_header("X-Content-Type-Options", "nosniff")
-        self.set_header("Referrer-Policy", "same-origin")
+    The application hands each page what it uses (``initialize``): the figures' reader, the
+    threads it reads in, the hub's API, the usage-report scope and the pages' prefix.
+    """
 
-    @property
-    def reader(self) -> UsageReader:
-        service = self.service
-        return UsageReader(service.engine, service.rate_card, service.split, service.budgets)
+    def initialize(
+        self, reader: UsageReader, readers: Executor, hub_api: HubAPI, usage_scope: str, prefix: str
+    ) -> None:
+        self.reader = reader
+        self.readers = readers
+        self.hub_api = hub_api
+        self.usage_scope = usage_scope
+        self.prefix = prefix
 
     def may_read_reports(self) -> bool:
-        return may_read_reports(self.current_user, self.service.usage_scope)
+        return grants(self.current_user, (self.usage_scope,))
 
     def now(self) -> float:
         return time.time()
@@ -365,9 +200,7 @@ class UsagePage(BaseHandler):
 
     async def in_thread(self, func, *args, **kwargs):
         """A blocking read of the store, off the event loop."""
-        return await IOLoop.current().run_in_executor(
-            self.service.readers, lambda: func(*args, **kwargs)
-        )
+        return await IOLoop.current().run_in_executor(self.readers, lambda: func(*args, **kwargs))
 
     def page(self, template: str, status: int = 200, **ns: Any) -> None:
         self.set_status(status)
@@ -376,8 +209,8 @@ class UsagePage(BaseHandler):
             self.render_template(
                 template,
                 may_read_reports=self.may_read_reports(),
-                own_url=self.service.prefix,
-                report_url=url_path_join(self.service.prefix, "report"),
+                own_url=self.prefix,
+                report_url=url_path_join(self.prefix, "report"),
                 **ns,
             )
         )
@@ -386,7 +219,7 @@ class UsagePage(BaseHandler):
 class MyUsagePage(UsagePage):
     """Every user's own use: this month, last month, their groups' budgets, servers now."""
 
-    @web.authenticated
+    @require_scope()  # a login is enough: one's own use
     async def get(self):
         user = self.current_user
         name = user["name"]
@@ -401,7 +234,7 @@ class MyUsagePage(UsagePage):
             "currency": "",
         }
         try:
-            model = await self.service.hub_api.user(name)
+            model = await self.hub_api.user(name)
         except Exception as e:
             self.log.warning("The hub did not list the servers of %s: %s", name, e)
             context["hub_error"] = HUB_DOWN
@@ -432,10 +265,8 @@ class MyUsagePage(UsagePage):
 class ReportPage(UsagePage):
     """Everyone's use in a date range: charts, tables, CSV downloads."""
 
-    @web.authenticated
+    @require_scope(lambda page: page.usage_scope, refusal=NOT_ALLOWED)
     async def get(self):
-        if not self.may_read_reports():
-            raise web.HTTPError(403, NOT_ALLOWED)
         today = self.today()
         asked = read_range(
             self.get_query_argument("start", ""), self.get_query_argument("end", ""), today=today
@@ -475,5 +306,5 @@ class ReportPage(UsagePage):
             report_table(figures["by_user"], "User"),
         ]
         context["active_users"] = figures["by_group"].get("active_users") or {}
-        context["csv"] = csv_links(self.service.prefix, asked.start, asked.end)
+        context["csv"] = csv_links(self.prefix, asked.start, asked.end)
         self.page("service/usage/report.html", **context)

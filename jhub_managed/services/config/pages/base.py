@@ -43,10 +43,6 @@ class PageHandler(EditorHandler):
         #: where the service's pages live, e.g. ``/services/config/``
         self.prefix = prefix
 
-    def set_default_headers(self) -> None:
-        super().set_default_headers()
-        self.set_header("Cache-Control", "no-store")
-
     def url(self, path: str = "", **query: Any) -> str:
         url = url_path_join(self.prefix, path) if path else self.prefix
         pairs = [(k, v) for k, v in query.items() if v is not None]
