@@ -39,6 +39,7 @@ from .settings.allowlist import AdminAllowList
 from .settings.extensions import unknown_keys, unknown_keys_message
 from .settings.layers import operator_layer
 from .settings.validate import ceiling_errors
+from .store.attribution import DEFAULT_CHECK_USER
 from .store.source import SettingsSnapshot, SettingsSource
 
 #: the custom scope whose holders may edit the hub's settings
@@ -461,7 +462,7 @@ class ManagedHub(Configurable):
         help="Seconds since the usage collector's last successful poll before it is stale.",
     )
     health_check_user = Unicode(
-        "jhub-managed-health-check",
+        DEFAULT_CHECK_USER,
         config=True,
         help="""The deep check's user: made at hub start, refused by every browser login
         (``c.ManagedAuthenticatorMixin.health_check_user``), left out of usage figures.""",
@@ -752,12 +753,7 @@ class ManagedHub(Configurable):
     def settings_snapshot(self) -> SettingsSnapshot:
         """The hub's one settings snapshot, made now (at hub start): the store is created
         and migrated here, never inside a request."""
-        source = SettingsSource(
-            self.db_url,
-            operator_defaults=self.operator_defaults,
-            hub_values=self.hub_values,
-            log=logging.getLogger("JupyterHub"),
-        )
+        source = SettingsSource.for_hub(self, log=logging.getLogger("JupyterHub"))
         return SettingsSnapshot(source, interval=self.settings_refresh_interval)
 
     def check_settings_layers(self) -> None:

@@ -41,6 +41,7 @@ from tornado.httpclient import HTTPClientError
 from traitlets import Bool, Float, Integer, List, Set, Unicode, default, observe, validate
 from traitlets.config import LoggingConfigurable
 
+from ..store.attribution import DEFAULT_CHECK_USER
 from . import rules
 from .pages import (
     LoginFailed,
@@ -134,7 +135,7 @@ class ManagedAuthenticatorMixin(LoggingConfigurable):
         may log in for another reason are still put in the ``staff_group``.""",
     )
     health_check_user = Unicode(
-        "jhub-managed-health-check",
+        DEFAULT_CHECK_USER,
         config=True,
         help="""The health service's check user. Nobody can log in as it through the browser,
         whatever the identity provider says.""",

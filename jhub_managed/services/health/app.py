@@ -24,6 +24,7 @@ from sqlalchemy.pool import NullPool
 from tornado import web
 from tornado.httpclient import HTTPRequest
 
+from ...store.attribution import DEFAULT_CHECK_USER
 from ...store.store import MIGRATIONS, create_engine_for
 from ..base import APIHandler, BaseHandler, ServiceApp
 from ..hubapi import HubAPI
@@ -79,7 +80,7 @@ class CheckContext:
         self.service = service
         self.config: dict[str, Any] = service.health_config
         self.hub: CountingHubAPI = service.hub_api
-        self.check_user: str = self.config.get("check_user", "jhub-managed-health-check")
+        self.check_user: str = self.config.get("check_user", DEFAULT_CHECK_USER)
         self.threads = ThreadGuard()
         self.deep: DeepCheck = service.deep
         self.last_settings_version: int | None = None
@@ -415,7 +416,7 @@ class HealthService(ServiceApp):
         self.metrics = Metrics(self)
         self.deep = DeepCheck(
             self.hub_api,
-            check_user=config.get("check_user", "jhub-managed-health-check"),
+            check_user=config.get("check_user", DEFAULT_CHECK_USER),
             timeout=float(config["deep_check_timeout"]),
             token=self.hub_api.token,
             log=self.log,

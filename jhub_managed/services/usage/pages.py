@@ -28,6 +28,7 @@ from tornado.ioloop import IOLoop
 from ..base import BaseHandler
 from . import charts
 from .budgets import budget_use
+from .query import range_error
 from .rates import RateCard
 from .reports import (
     MAX_RANGE_DAYS,
@@ -41,6 +42,12 @@ from .reports import (
 
 #: the longest date text echoed back in a message
 _ECHO = 40
+_BEFORE = (
+    "The end date ({end}) is before the start date ({start}). Choose an end on or after the start."
+)
+_TOO_LONG = (
+    "That range has {days} days; a report covers at most {max_days} days. Choose a shorter range."
+)
 NOT_ALLOWED = (
     "Usage reports of the whole hub need the permission custom:jhub-managed:usage-reports, "
     "which the operator gives to groups of this hub. Your own use is on the usage page."
@@ -105,17 +112,9 @@ def read_range(start_text: str | None, end_text: str | None, *, today: date) -> 
                 f"for example {today.replace(day=1).isoformat()}."
             )
     start, end = found.get("start"), found.get("end")
-    if start and end:
-        if end < start:
-            errors.append(
-                f"The end date ({end.isoformat()}) is before the start date "
-                f"({start.isoformat()}). Choose an end on or after the start."
-            )
-        elif (end - start).days + 1 > MAX_RANGE_DAYS:
-            errors.append(
-                f"That range has {(end - start).days + 1} days; a report covers at most "
-                f"{MAX_RANGE_DAYS} days. Choose a shorter range."
-            )
+    problem = start and end and range_error(start, end, before=_BEFORE, too_long=_TOO_LONG)
+    if problem:
+        errors.append(problem)
     return DateRange(start_text, end_text, start, end, tuple(errors))
 
 
