@@ -38,6 +38,7 @@ from traitlets import Bool, Float, Integer, List, Set, Unicode, default, validat
 from traitlets.config import LoggingConfigurable
 
 from ..compat.oauthenticator import UpstreamOptionChecks
+from ..store.attribution import DEFAULT_CHECK_USER
 from . import rules
 from .access import AccessChecks, leave_problem
 from .groups import ProviderGroups
@@ -114,7 +115,7 @@ class ManagedAuthenticatorMixin(
         may log in for another reason are still put in the ``staff_group``.""",
     )
     health_check_user = Unicode(
-        "jhub-managed-health-check",
+        DEFAULT_CHECK_USER,
         config=True,
         help="""The health service's check user. Nobody can log in as it through the browser,
         whatever the identity provider says.""",

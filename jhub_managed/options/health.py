@@ -11,6 +11,7 @@ from traitlets.config import Config
 from ..scopes import HEALTH_SCOPE
 from ..shared.health_checks import CHECKS as HEALTH_CHECKS
 from ..shared.health_checks import DEFAULT_REQUIRED
+from ..store.attribution import DEFAULT_CHECK_USER
 from .errors import ConfigureError
 
 GITHUB_API = "https://api.github.com/user"
@@ -130,7 +131,7 @@ class HealthOptions(HasTraits):
         help="Seconds since the usage collector's last successful poll before it is stale.",
     )
     health_check_user = Unicode(
-        "jhub-managed-health-check",
+        DEFAULT_CHECK_USER,
         config=True,
         help="""The deep check's user: made at hub start, refused by every browser login
         (``c.ManagedAuthenticatorMixin.health_check_user``), left out of usage figures.""",

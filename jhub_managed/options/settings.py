@@ -109,12 +109,7 @@ class SettingsOptions(HasTraits):
         """The hub's one settings snapshot. Made by ``configure()`` without any I/O: it
         creates and migrates the store, and starts looking for new versions, when the hub
         starts (:mod:`jhub_managed.hubside.start`) or at its first read."""
-        source = SettingsSource(
-            self.db_url,
-            operator_defaults=self.operator_defaults,
-            hub_values=self.hub_values,
-            log=logging.getLogger("JupyterHub"),
-        )
+        source = SettingsSource.for_hub(self, log=logging.getLogger("JupyterHub"))
         return SettingsSnapshot(source, interval=self.settings_refresh_interval)
 
     def check_settings_layers(self) -> None:

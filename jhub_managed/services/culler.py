@@ -26,9 +26,7 @@ Arbiter = Callable[..., bool]
 def source_from_environment() -> SettingsSource:
     """The hub's settings, as the hub hands them to its services (``$JHUB_MANAGED_CONFIG``)."""
     hub = ManagedHub.from_environment()
-    return SettingsSource(
-        hub.db_url, operator_defaults=hub.operator_defaults, hub_values=hub.hub_values, log=log
-    )
+    return SettingsSource.for_hub(hub, log=log)
 
 
 def make_cull_arbiter(source: SettingsSource) -> Arbiter:

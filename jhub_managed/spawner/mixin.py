@@ -102,11 +102,8 @@ class ManagedSpawnerMixin(UsageEventHooks, Configurable):
             if self.settings_snapshot is not None:
                 self._own_source = self.settings_snapshot.over(self.starting_hub_values())
             else:
-                self._own_source = SettingsSource(
-                    self.managed_hub.db_url,
-                    operator_defaults=self.managed_hub.operator_defaults,
-                    hub_values=self.starting_hub_values(),
-                    log=self.log,
+                self._own_source = SettingsSource.for_hub(
+                    self.managed_hub, hub_values=self.starting_hub_values(), log=self.log
                 )
         return self._own_source
 

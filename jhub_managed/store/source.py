@@ -61,6 +61,23 @@ class SettingsSource:
         self.last_error: str | None = None
         self.last_error_at: float | None = None
 
+    @classmethod
+    def for_hub(
+        cls,
+        hub: Any,
+        *,
+        log: logging.Logger | None = None,
+        hub_values: Mapping[str, Any] | None = None,
+    ) -> SettingsSource:
+        """The settings of the hub whose options (a ``ManagedHub``) are ``hub``: its store,
+        its operator defaults and its hub values, or ``hub_values`` in their place."""
+        return cls(
+            hub.db_url,
+            operator_defaults=hub.operator_defaults,
+            hub_values=hub.hub_values if hub_values is None else hub_values,
+            log=log,
+        )
+
     @property
     def store(self) -> SettingsStore:
         if self._store is None:

@@ -356,18 +356,8 @@ class UsageRecorder:
         closed at its last known activity.
         """
         result = ReconcileResult()
-        observed = list(observed)
         with self.engine.begin() as connection:
-            open_rows = connection.execute(
-                select(
-                    _T.id,
-                    _T.user_name,
-                    _T.server_name,
-                    _T.started_at,
-                    _T.last_activity_at,
-                    _T.billable,
-                ).where(_T.stopped_at.is_(None))
-            ).all()
+            open_rows = _open_sessions(connection)
             active: set[tuple[int, str]] = set()
             by_server: dict[tuple[str, str], list] = {}
             for row in open_rows:
@@ -381,43 +371,75 @@ class UsageRecorder:
                     active |= _active_pairs(
                         match.user_name, match.started_at, snapshot_at, match.billable
                     )
-                    if server.last_activity_at and server.last_activity_at > (
-                        match.last_activity_at or 0
-                    ):
-                        connection.execute(
-                            update(UsageSession)
-                            .where(_T.id == match.id)
-                            .values(last_activity_at=server.last_activity_at)
-                        )
-                        result.updated += 1
+                    result.updated += _follow(connection, match, server)
                     continue
                 facts = facts_for(server)
-                if facts is None:
-                    continue
-                session_id = _insert_ignore(connection, facts.row(POLL))
-                if session_id is not None:
-                    _insert_shares(connection, session_id, facts.attribution)
-                    active |= _active_pairs(
-                        facts.user_name,
-                        facts.started_at,
-                        max(snapshot_at, facts.started_at),
-                        facts.attribution.billable,
-                    )
-                    result.opened += 1
+                if facts is not None:
+                    opened = _open_polled(connection, facts, snapshot_at)
+                    if opened is not None:
+                        active |= opened
+                        result.opened += 1
             for row in open_rows:
                 if row.id in seen_ids or row.started_at >= snapshot_at:
                     continue
-                closed_at = max(row.last_activity_at or row.started_at, row.started_at)
-                connection.execute(
-                    update(UsageSession)
-                    .where(_T.id == row.id, _T.stopped_at.is_(None))
-                    .values(
-                        stopped_at=closed_at,
-                        stop_source=LAST_ACTIVITY,
-                        **stopped_figures(closed_at),
-                    )
-                )
-                active |= _active_pairs(row.user_name, row.started_at, closed_at, row.billable)
+                active |= _close_unseen(connection, row)
                 result.closed += 1
             _mark_active(connection, active)
         return result
+
+
+def _open_sessions(connection) -> list:
+    """The sessions the store holds open."""
+    return connection.execute(
+        select(
+            _T.id,
+            _T.user_name,
+            _T.server_name,
+            _T.started_at,
+            _T.last_activity_at,
+            _T.billable,
+        ).where(_T.stopped_at.is_(None))
+    ).all()
+
+
+def _follow(connection, match, server: ObservedServer) -> int:
+    """Move an open session's last activity to what the poll saw; 1 when it moved."""
+    if server.last_activity_at and server.last_activity_at > (match.last_activity_at or 0):
+        connection.execute(
+            update(UsageSession)
+            .where(_T.id == match.id)
+            .values(last_activity_at=server.last_activity_at)
+        )
+        return 1
+    return 0
+
+
+def _open_polled(connection, facts: SessionFacts, snapshot_at: float):
+    """Open a session the poll found and the store did not know; its active (day, user)
+    pairs, or ``None`` when it was there after all."""
+    session_id = _insert_ignore(connection, facts.row(POLL))
+    if session_id is None:
+        return None
+    _insert_shares(connection, session_id, facts.attribution)
+    return _active_pairs(
+        facts.user_name,
+        facts.started_at,
+        max(snapshot_at, facts.started_at),
+        facts.attribution.billable,
+    )
+
+
+def _close_unseen(connection, row) -> set[tuple[int, str]]:
+    """Close at its last known activity an open session the hub no longer lists; its
+    active (day, user) pairs."""
+    closed_at = max(row.last_activity_at or row.started_at, row.started_at)
+    connection.execute(
+        update(UsageSession)
+        .where(_T.id == row.id, _T.stopped_at.is_(None))
+        .values(
+            stopped_at=closed_at,
+            stop_source=LAST_ACTIVITY,
+            **stopped_figures(closed_at),
+        )
+    )
+    return _active_pairs(row.user_name, row.started_at, closed_at, row.billable)

@@ -67,12 +67,7 @@ class ConfigService(ServiceApp):
         hub = self.managed_hub
         self.settings_scope = SETTINGS_SCOPE
         self.ceilings = Ceilings.from_config(hub.ceilings)
-        self.source = SettingsSource(
-            hub.db_url,
-            operator_defaults=hub.operator_defaults,
-            hub_values=hub.hub_values,
-            log=self.log,
-        )
+        self.source = SettingsSource.for_hub(hub, log=self.log)
         self.editor = SettingsEditor(
             self.source,
             self.ceilings,

@@ -21,6 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from ...scopes import HEALTH_SCOPE
 from ...shared.health_checks import CHECKS
+from ...store.attribution import DEFAULT_CHECK_USER
 from ..base import APIHandler, BaseHandler, SecurityHeaders, ServiceApp, require_scope
 from .checks import CHECK_FUNCTIONS
 from .context import CheckContext, CountingHubAPI
@@ -209,7 +210,7 @@ class HealthService(ServiceApp):
         self.metrics = Metrics(self.hub_api)
         self.deep = DeepCheck(
             self.hub_api,
-            check_user=config.get("check_user", "jhub-managed-health-check"),
+            check_user=config.get("check_user", DEFAULT_CHECK_USER),
             timeout=float(config["deep_check_timeout"]),
             token=self.hub_api.token,
             log=self.log,

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.pool import NullPool
 from tornado.httpclient import HTTPRequest
 
+from ...store.attribution import DEFAULT_CHECK_USER
 from ...store.store import MIGRATIONS, create_engine_for
 from ..hubapi import HubAPI
 from .checks import ThreadGuard
@@ -50,7 +51,7 @@ class CheckContext:
         self.config = config
         self.hub = hub
         self.db_url = db_url
-        self.check_user: str = self.config.get("check_user", "jhub-managed-health-check")
+        self.check_user: str = self.config.get("check_user", DEFAULT_CHECK_USER)
         self.threads = ThreadGuard()
         self.deep = deep
         self.last_settings_version: int | None = None

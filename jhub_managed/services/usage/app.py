@@ -69,12 +69,7 @@ class UsageService(ServiceApp):
         from .collector import Collector
 
         hub = self.managed_hub
-        self.source = SettingsSource(
-            hub.db_url,
-            operator_defaults=hub.operator_defaults,
-            hub_values=hub.hub_values,
-            log=self.log,
-        )
+        self.source = SettingsSource.for_hub(hub, log=self.log)
         self.collector = Collector(
             self.hub_api,
             self.recorder,

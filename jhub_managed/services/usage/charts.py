@@ -358,15 +358,7 @@ class BudgetBar:
 def budget_bars(key: str, title: str, bars: Sequence[BudgetBar]) -> Chart:
     """Each group's use as a bar against a line at its budget (100 %); 80 % is marked."""
     ordered = sorted(bars, key=lambda b: (-b.fraction, b.group))
-    table = Table(
-        caption=title,
-        columns=("Group", "Used", "Budget", "Unit", "Share of budget"),
-        rows=tuple(
-            (b.group, number(b.used), number(b.budget), b.unit, f"{100 * b.fraction:.0f} %")
-            for b in ordered
-        ),
-        numeric=frozenset({1, 2, 4}),
-    )
+    table = _budget_table(title, ordered)
     if not ordered:
         return _empty(key, title, "No group has a budget.", table)
     row = 28
@@ -406,13 +398,29 @@ def budget_bars(key: str, title: str, bars: Sequence[BudgetBar]) -> Chart:
             f'<text x="{x:.1f}" y="{bottom + 20}" text-anchor="middle" fill="currentColor">'
             f"{words}</text>"
         )
+    description = _budget_description(ordered)
+    return Chart(key, title, description, _frame(key, title, description, height, body), table)
+
+
+def _budget_table(title: str, ordered: Sequence[BudgetBar]) -> Table:
+    return Table(
+        caption=title,
+        columns=("Group", "Used", "Budget", "Unit", "Share of budget"),
+        rows=tuple(
+            (b.group, number(b.used), number(b.budget), b.unit, f"{100 * b.fraction:.0f} %")
+            for b in ordered
+        ),
+        numeric=frozenset({1, 2, 4}),
+    )
+
+
+def _budget_description(ordered: Sequence[BudgetBar]) -> str:
     over = [b.group for b in ordered if b.fraction >= 1]
     near = [b.group for b in ordered if 0.8 <= b.fraction < 1]
-    description = (
+    return (
         f"Bars for {len(ordered)} groups, each its use this month as a share of its monthly "
         "budget, with a line at the budget and a dashed line at 80 %. "
         + (f"At or over budget: {', '.join(over)}. " if over else "")
         + (f"Over 80 %: {', '.join(near)}. " if near else "")
         + "The table below has every number."
     )
-    return Chart(key, title, description, _frame(key, title, description, height, body), table)

@@ -17,33 +17,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import escapism
-from sqlalchemy import Engine, Float, and_, case, func, literal, or_, select
+from sqlalchemy import Engine
 
 from ...store.attribution import NONE
-from ...store.models import UsageActiveDay, UsageSession, UsageShare
-
-_T = UsageSession.__table__.c
-_S = UsageShare.__table__.c
-_D = UsageActiveDay.__table__.c
+from ...store.usage_active import count_recent
+from ...store.usage_queries import running_count, seconds_by
 
 #: active-user periods: days counted back from today (UTC), today included
 ACTIVE_PERIODS = (("1d", 1), ("7d", 7), ("30d", 30))
 #: active users are counted again at most this often (seconds): they change by the day, and
 #: counting 30 days of distinct users is the dearest part of a render
 ACTIVE_USERS_REFRESH = 60.0
-
-
-def count_active_users(connection, today: int) -> dict[str, int]:
-    """Distinct users with billable time in each period, in one pass over the day table."""
-    longest = max(days for _, days in ACTIVE_PERIODS)
-    columns = [
-        func.count(func.distinct(case((_D.day > today - days, _D.user_name))))
-        for _, days in ACTIVE_PERIODS
-    ]
-    row = connection.execute(
-        select(*columns).where(_D.day > today - longest, _D.day <= today)
-    ).one()
-    return {period: int(n or 0) for (period, _), n in zip(ACTIVE_PERIODS, row, strict=True)}
 
 
 def _escape(value: str) -> str:
@@ -135,46 +119,40 @@ class HoursTotals:
     watermark is not taken back.
     """
 
-    def __init__(self, keys: list, *, join_shares: bool = False):
+    def __init__(self, keys: tuple[str, ...], *, split: bool = False):
+        #: the keys of a total (see :func:`~jhub_managed.store.usage_queries.key_column`)
         self.keys = keys
-        self.join_shares = join_shares
+        self.split = split
         self.watermark = 0.0
         self.base: dict[tuple, float] = {}
         self._lock = threading.Lock()
-
-    def _query(self, condition, now: float):
-        stop = func.coalesce(_T.stopped_at, literal(now, Float))
-        share = _S.share if self.join_shares else literal(1.0, Float)
-        table = UsageSession.__table__
-        if self.join_shares:
-            table = table.join(UsageShare.__table__, _S.session_id == _T.id)
-        seconds = func.sum(case((stop > _T.started_at, stop - _T.started_at), else_=0.0) * share)
-        return (
-            select(*self.keys, seconds.label("seconds"))
-            .select_from(table)
-            .where(condition)
-            .group_by(*self.keys)
-        )
 
     def read(self, engine: Engine, now: float) -> dict[tuple, float]:
         with self._lock, engine.connect() as connection:
             mark = now - 3600
             if mark - self.watermark > 60:
-                rows = connection.execute(
-                    self._query(and_(_T.stopped_at >= self.watermark, _T.stopped_at < mark), now)
+                rows = seconds_by(
+                    connection,
+                    self.keys,
+                    now=now,
+                    split=self.split,
+                    stopped_from=self.watermark,
+                    stopped_before=mark,
                 )
-                for row in rows:
-                    key = tuple(row[:-1])
-                    self.base[key] = self.base.get(key, 0.0) + float(row.seconds or 0.0)
+                _add_up(self.base, rows)
                 self.watermark = mark
             totals = dict(self.base)
-            live = connection.execute(
-                self._query(or_(_T.stopped_at >= self.watermark, _T.stopped_at.is_(None)), now)
+            live = seconds_by(
+                connection, self.keys, now=now, split=self.split, stopped_from=self.watermark
             )
-            for row in live:
-                key = tuple(row[:-1])
-                totals[key] = totals.get(key, 0.0) + float(row.seconds or 0.0)
+            _add_up(totals, live)
         return totals
+
+
+def _add_up(totals: dict[tuple, float], rows) -> None:
+    for row in rows:
+        key = tuple(row[:-1])
+        totals[key] = totals.get(key, 0.0) + float(row.seconds or 0.0)
 
 
 class UsageMetrics:
@@ -192,13 +170,11 @@ class UsageMetrics:
         self.namespace = namespace
         self.split = split
         self.per_user = per_user
-        group = _S.group_name if split else _T.billing_group
-        self._group = group
         self._group_info: tuple[int, str] | None = None
-        self.hours = HoursTotals([group, _T.profile, _T.billable], join_shares=split)
+        self.hours = HoursTotals(("group", "profile", "billable"), split=split)
         #: (when counted, the day it was, the counts)
         self._active: tuple[float, int, dict[str, int]] | None = None
-        self.user_hours = HoursTotals([_T.user_name]) if per_user else None
+        self.user_hours = HoursTotals(("user",)) if per_user else None
 
     def _group_info_text(self, user_groups: Mapping[str, Iterable[str]]) -> str:
         """``jupyterhub_user_group_info``, made again only when the collector read the
@@ -220,54 +196,55 @@ class UsageMetrics:
         last_poll_at: float | None,
         poll_failures: int,
     ) -> list:
-        ns = self.namespace
         families: list = [self._group_info_text(user_groups)]
+        with self.engine.connect() as connection:
+            running = self._running(connection)
+            active = self._active_users(connection, now)
+            user_running = self._user_running(connection) if self.per_user else None
+        families += [running, active, self._hours(now)]
+        if self.user_hours is not None and user_running is not None:
+            families += [user_running, self._user_hours(now)]
+        families += self._budgets(budget_use)
+        families += self._poll(last_poll_at, poll_failures)
+        return families
 
+    def _running(self, connection) -> Family:
         running = gauge(
             "jhub_managed_usage_running_servers",
             "Servers running now, by profile and by the group billed for them.",
             labels=["namespace", "profile", "usergroup"],
         )
-        share = _S.share if self.split else literal(1.0, Float)
-        table = UsageSession.__table__
-        if self.split:
-            table = table.join(UsageShare.__table__, _S.session_id == _T.id)
-        query = (
-            select(_T.profile, self._group, func.sum(share))
-            .select_from(table)
-            .where(_T.stopped_at.is_(None))
-            .group_by(_T.profile, self._group)
-        )
-        with self.engine.connect() as connection:
-            for profile, group, count in connection.execute(query):
-                running.add_metric([ns, profile or "", group or ""], float(count or 0))
-            active = gauge(
-                "jhub_managed_usage_active_users",
-                "Distinct users with billable server time today (UTC), in the last 7 or 30 days.",
-                labels=["namespace", "period"],
-            )
-            today = int(now // 86400)
-            kept = self._active
-            if kept is None or kept[1] != today or not 0 <= now - kept[0] < ACTIVE_USERS_REFRESH:
-                kept = self._active = (now, today, count_active_users(connection, today))
-            for period, _ in ACTIVE_PERIODS:
-                active.add_metric([ns, period], float(kept[2][period]))
-            user_running = None
-            if self.per_user:
-                user_running = gauge(
-                    "jhub_managed_usage_user_running_servers",
-                    "Servers running now, by user.",
-                    labels=["namespace", "username"],
-                )
-                rows = connection.execute(
-                    select(_T.user_name, func.count())
-                    .where(_T.stopped_at.is_(None))
-                    .group_by(_T.user_name)
-                )
-                for user, count in rows:
-                    user_running.add_metric([ns, user], float(count))
-        families += [running, active]
+        for profile, group, count in running_count(
+            connection, ("profile", "group"), split=self.split
+        ):
+            running.add_metric([self.namespace, profile or "", group or ""], float(count or 0))
+        return running
 
+    def _active_users(self, connection, now: float) -> Family:
+        active = gauge(
+            "jhub_managed_usage_active_users",
+            "Distinct users with billable server time today (UTC), in the last 7 or 30 days.",
+            labels=["namespace", "period"],
+        )
+        today = int(now // 86400)
+        kept = self._active
+        if kept is None or kept[1] != today or not 0 <= now - kept[0] < ACTIVE_USERS_REFRESH:
+            kept = self._active = (now, today, count_recent(connection, today, ACTIVE_PERIODS))
+        for period, _ in ACTIVE_PERIODS:
+            active.add_metric([self.namespace, period], float(kept[2][period]))
+        return active
+
+    def _user_running(self, connection) -> Family:
+        user_running = gauge(
+            "jhub_managed_usage_user_running_servers",
+            "Servers running now, by user.",
+            labels=["namespace", "username"],
+        )
+        for user, count in running_count(connection, ("user",)):
+            user_running.add_metric([self.namespace, user], float(count))
+        return user_running
+
+    def _hours(self, now: float) -> Family:
         hours = counter(
             "jhub_managed_usage_server_hours",
             "Server-hours of every recorded session (running ones up to now), by the group "
@@ -278,19 +255,22 @@ class UsageMetrics:
             self.hours.read(self.engine, now).items(), key=lambda kv: tuple(map(str, kv[0]))
         ):
             hours.add_metric(
-                [ns, group or "", profile or "", "true" if billable else "false"], seconds / 3600
+                [self.namespace, group or "", profile or "", "true" if billable else "false"],
+                seconds / 3600,
             )
-        families.append(hours)
-        if self.user_hours is not None and user_running is not None:
-            user_hours = counter(
-                "jhub_managed_usage_user_server_hours",
-                "Server-hours of every recorded session, by user.",
-                labels=["namespace", "username"],
-            )
-            for (user,), seconds in sorted(self.user_hours.read(self.engine, now).items()):
-                user_hours.add_metric([ns, user], seconds / 3600)
-            families += [user_running, user_hours]
+        return hours
 
+    def _user_hours(self, now: float) -> Family:
+        user_hours = counter(
+            "jhub_managed_usage_user_server_hours",
+            "Server-hours of every recorded session, by user.",
+            labels=["namespace", "username"],
+        )
+        for (user,), seconds in sorted(self.user_hours.read(self.engine, now).items()):
+            user_hours.add_metric([self.namespace, user], seconds / 3600)
+        return user_hours
+
+    def _budgets(self, budget_use: list[dict[str, Any]]) -> list[Family]:
         budget = gauge(
             "jhub_managed_usage_budget",
             "A group's monthly budget, in server-hours or in the rate card's currency.",
@@ -307,28 +287,28 @@ class UsageMetrics:
             labels=["namespace", "usergroup", "kind"],
         )
         for entry in budget_use:
-            labels = [ns, entry["group"], entry["kind"]]
+            labels = [self.namespace, entry["group"], entry["kind"]]
             budget.add_metric(labels, float(entry["budget"]))
             if entry.get("used") is not None:
                 used.add_metric(labels, float(entry["used"]))
                 ratio.add_metric(labels, float(entry["fraction"]))
-        families += [budget, used, ratio]
+        return [budget, used, ratio]
 
+    def _poll(self, last_poll_at: float | None, poll_failures: int) -> list[Family]:
         poll = gauge(
             "jhub_managed_usage_last_poll_timestamp_seconds",
             "When the collector last read the hub's servers (seconds since the epoch).",
             labels=["namespace"],
         )
         if last_poll_at is not None:
-            poll.add_metric([ns], last_poll_at)
+            poll.add_metric([self.namespace], last_poll_at)
         failures = counter(
             "jhub_managed_usage_poll_failures",
             "Polls of the hub's REST API that failed since the service started.",
             labels=["namespace"],
         )
-        failures.add_metric([ns], float(poll_failures))
-        families += [poll, failures]
-        return families
+        failures.add_metric([self.namespace], float(poll_failures))
+        return [poll, failures]
 
     def render(self, **kwargs: Any) -> bytes:
         started = time.perf_counter()

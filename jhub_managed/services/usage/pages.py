@@ -30,6 +30,7 @@ from ..access import grants
 from ..base import BaseHandler, require_scope
 from ..hubapi import HubAPI
 from .budgets import budget_use
+from .query import range_error
 from .rates import RateCard
 from .reports import (
     MAX_RANGE_DAYS,
@@ -44,6 +45,12 @@ from .views import budget_rows, csv_links, own_use_rows, report_charts, report_t
 
 #: the longest date text echoed back in a message
 _ECHO = 40
+_BEFORE = (
+    "The end date ({end}) is before the start date ({start}). Choose an end on or after the start."
+)
+_TOO_LONG = (
+    "That range has {days} days; a report covers at most {max_days} days. Choose a shorter range."
+)
 NOT_ALLOWED = (
     "Usage reports of the whole hub are for hub admins and the groups the operator names. "
     "Your own use is on the usage page."
@@ -108,17 +115,9 @@ def read_range(start_text: str | None, end_text: str | None, *, today: date) -> 
                 f"for example {today.replace(day=1).isoformat()}."
             )
     start, end = found.get("start"), found.get("end")
-    if start and end:
-        if end < start:
-            errors.append(
-                f"The end date ({end.isoformat()}) is before the start date "
-                f"({start.isoformat()}). Choose an end on or after the start."
-            )
-        elif (end - start).days + 1 > MAX_RANGE_DAYS:
-            errors.append(
-                f"That range has {(end - start).days + 1} days; a report covers at most "
-                f"{MAX_RANGE_DAYS} days. Choose a shorter range."
-            )
+    problem = start and end and range_error(start, end, before=_BEFORE, too_long=_TOO_LONG)
+    if problem:
+        errors.append(problem)
     return DateRange(start_text, end_text, start, end, tuple(errors))
 
 
