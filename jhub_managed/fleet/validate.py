@@ -23,6 +23,7 @@ import jsonschema
 from ..hub import CULLER_SERVICE, SERVICE_NAMES, ManagedHub
 from ..settings import Ceilings, document_errors, resolve_layers
 from ..settings.layers import operator_layer
+from ..settings.pointer import parts
 from .dependency import SubChart
 from .fleetfile import Fleet, FleetError, Hub
 from .schema import VALUES_PATH, chart_schema
@@ -312,11 +313,7 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 
 def _pointer_parts(pointer: str) -> list[Any]:
-    parts: list[Any] = []
-    for raw in pointer.split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        parts.append(int(part) if part.isdigit() else part)
-    return parts
+    return [int(part) if part.isdigit() else part for part in parts(pointer)]
 
 
 def load_chart_schema(fleet: Fleet) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema_rs
 
 from .announcement import parse_time
+from .pointer import escape, pointer
 from .profiles import fullmatch_any
 from .quantities import format_cpu, format_memory, parse_memory
 from .schema import ADMIN_SETTINGS_SCHEMA, MAX_DOCUMENT_BYTES, OPERATOR_SETTINGS_SCHEMA
@@ -36,11 +37,6 @@ class SettingsError:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
-
-
-def _pointer(parts: Iterable[Any]) -> str:
-    """JSON Pointer (RFC 6901) of a path: ``["a/b", 0]`` -> ``"/a~1b/0"``; ``[]`` -> ``""``."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 _DATE_TIME = re.compile(
@@ -219,7 +215,7 @@ def finding_error(
             message = message.replace(value, value[:80] + "...", 1)
     if len(message) > 300:
         message = message[:300] + "..."
-    return SettingsError(_pointer(finding.path), message)
+    return SettingsError(pointer(finding.path), message)
 
 
 def schema_errors(document: Any, schema: dict = OPERATOR) -> list[SettingsError]:
@@ -258,7 +254,7 @@ def rule_errors(document: Mapping[str, Any], *, one_default: bool = False) -> li
                 except _REGEX_ERRORS as e:
                     errors.append(
                         SettingsError(
-                            _pointer(
+                            pointer(
                                 [
                                     "profiles",
                                     index,
@@ -274,7 +270,7 @@ def rule_errors(document: Mapping[str, Any], *, one_default: bool = False) -> li
             if not (option.get("choices") or unlisted.get("enabled")):
                 errors.append(
                     SettingsError(
-                        _pointer(["profiles", index, "profile_options", key]),
+                        pointer(["profiles", index, "profile_options", key]),
                         "an option needs at least one choice or an enabled unlisted choice",
                     )
                 )
@@ -557,10 +553,6 @@ def _own(
     return [e for e in found if (e.path[len(path) :], e.message) not in inherited]
 
 
-def _escaped(key: Any) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
 def _merged_own(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """The settings a choice's override sets, merged into its profile's as a spawn merges
     them (dict-valued ones key by key). Each ceiling is checked on one setting, so the
@@ -590,12 +582,12 @@ def ceiling_errors(document: Mapping[str, Any], ceilings: Ceilings) -> list[Sett
         # every choice that merely inherits it
         inherited = {(e.path[len(base_path) :], e.message) for e in base_errors}
         for key, option in (profile.get("profile_options") or {}).items():
-            option_path = f"/profiles/{index}/profile_options/{_escaped(key)}"
+            option_path = f"/profiles/{index}/profile_options/{escape(key)}"
             for name, choice in (option.get("choices") or {}).items():
                 own = choice.get("kubespawner_override")
                 if not own:
                     continue  # the profile's own override, checked above
-                path = f"{option_path}/choices/{_escaped(name)}/kubespawner_override"
+                path = f"{option_path}/choices/{escape(name)}/kubespawner_override"
                 found = override_errors(_merged_own(base, own), ceilings, path)
                 errors += _own(found, path, inherited)
             unlisted = option.get("unlisted_choice") or {}

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..pointer import escape
 from ..schema import OPTION_KEY_PATTERN, SLUG_PATTERN
 from ..validate import GPU_RESOURCE
 from .fields import (
@@ -445,7 +446,7 @@ def view_to_profile(
             b.error(p + "key", "use letters, digits, '-' or '_' (at most 63), e.g. image")
         if key in options:
             b.error(p + "key", f"another option of this profile is called '{key}' already")
-        base = f"/profile_options/{_escape(key)}"
+        base = f"/profile_options/{escape(key)}"
         b.maps(base, p + "display_name")
         b.maps(base + "/display_name", p + "display_name")
         option: dict[str, Any] = {"display_name": option_name}
@@ -467,7 +468,7 @@ def view_to_profile(
                 b.error(q + "key", "use letters, digits, '-' or '_' (at most 63)")
             if choice_key in choices:
                 b.error(q + "key", f"another choice is called '{choice_key}' already")
-            cbase = f"{base}/choices/{_escape(choice_key)}"
+            cbase = f"{base}/choices/{escape(choice_key)}"
             b.maps(cbase, q + "display_name")
             b.maps(cbase + "/display_name", q + "display_name")
             b.maps(cbase + "/description", q + "description")
@@ -586,10 +587,6 @@ def keep_unshown(profile: dict, original: Mapping[str, Any]) -> None:
         unlisted = _unshown(_mapping(before.get("unlisted_choice")), "unlisted choice")
         if unlisted:
             option.setdefault("unlisted_choice", {"enabled": False}).update(unlisted)
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
 
 
 def add_choice_row(view: dict[str, Any], option_index: int) -> None:
