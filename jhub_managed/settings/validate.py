@@ -342,9 +342,6 @@ class Ceilings:
             extra_resources=read("extra_resources", _extra_resources_ceiling) or (),
         )
 
-    def resource_ceiling(self, resource: str) -> int | None:
-        return dict(self.extra_resources).get(resource)
-
     def names_resource(self, resource: str) -> bool:
         """Whether a profile may ask for ``resource`` (GPUs always may, up to gpu_limit)."""
         return resource == GPU_RESOURCE or resource in dict(self.extra_resources)

@@ -186,10 +186,6 @@ def profile_to_view(profile: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
-def blank_profile_view() -> dict[str, Any]:
-    return profile_to_view({})
-
-
 def _count(get: Get, name: str, limit: int) -> int:
     try:
         return max(0, min(int(get(name) or 0), limit))
