@@ -22,17 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .ceilings import Ceilings, ceiling_errors
+from .errors import SettingsError
 from .pointer import parts
-from .validate import (
-    ADMIN,
-    Ceilings,
-    SchemaFinding,
-    SettingsError,
-    ceiling_errors,
-    finding_error,
-    rule_errors,
-    schema_findings,
-)
+from .validate import ADMIN, SchemaFinding, finding_error, rule_errors, schema_findings
 
 _MISSING = object()
 #: messages of rules that compare profiles with each other: about the whole list, never

@@ -27,9 +27,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .ceilings import Ceilings
+from .errors import SettingsError
 from .pointer import pointer
 from .schema import KUBESPAWNER_OVERRIDE
-from .validate import Ceilings, SettingsError
 
 #: the keys a hub admin may set, from the settings schema (one source for docs and checks)
 HUB_ADMIN_KEYS = frozenset(KUBESPAWNER_OVERRIDE["properties"])

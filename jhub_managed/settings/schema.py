@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import copy
 
+from .schemawalk import walk
+
 SLUG_PATTERN = r"^[a-z0-9]([-a-z0-9_]{0,61}[a-z0-9])?$"
 OPTION_KEY_PATTERN = r"^[A-Za-z0-9][-A-Za-z0-9_]{0,62}$"
 # Kubernetes quantities as kubespawner accepts them: 2, 0.5, "500M", "2G", "1.5Gi"; null is
@@ -398,19 +400,10 @@ def settings_schema() -> dict:
 def _overrides(schema: dict) -> list[dict]:
     """Every ``kubespawner_override`` schema in ``schema``, each once."""
     found: dict[int, dict] = {}
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            override = (node.get("properties") or {}).get("kubespawner_override")
-            if isinstance(override, dict):
-                found.setdefault(id(override), override)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(schema)
+    for node in walk(schema):
+        override = (node.get("properties") or {}).get("kubespawner_override")
+        if isinstance(override, dict):
+            found.setdefault(id(override), override)
     return list(found.values())
 
 
