@@ -138,7 +138,7 @@ def test_a_profile_saved_unchanged_from_its_form_stays_the_same(profile):
 
 
 def test_blank_rows_are_ignored_and_keys_come_from_names():
-    view = profiles.blank_profile_view()
+    view = profiles.profile_to_view({})
     view["display_name"] = "GPU Work (beta)"
     profiles.add_option(view)
     view["options"][0]["display_name"] = "Image flavour"

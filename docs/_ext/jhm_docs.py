@@ -46,6 +46,8 @@ from sphinx.util.docutils import SphinxDirective, SphinxRole
 from traitlets import DefaultHandler, HasTraits, TraitType, Undefined
 from traitlets.config import Configurable
 
+from jhub_managed.settings.schemawalk import subschemas
+
 
 def note_module(directive: SphinxDirective | SphinxRole, module_name: str) -> None:
     """Rebuild the page when the module it is generated from changes."""
@@ -180,18 +182,17 @@ class SchemaRenderer:
             obj = _SchemaObject(schema, name, pointer, section_id)
             self.objects[id(schema)] = obj
             self.order.append(obj)
-            for key, sub in schema["properties"].items():
+        singular = _singular(name)
+        for keyword, key, sub in subschemas(schema):
+            if keyword == "properties":
                 self._collect(sub, key, f"{pointer}/{key}")
-        for sub in schema.get("anyOf", []) + schema.get("oneOf", []):
-            self._collect(sub, name, pointer)
-        items = schema.get("items")
-        if isinstance(items, dict):
-            self._collect(items, _singular(name), f"{pointer}/<n>")
-        values = schema.get("additionalProperties")
-        if isinstance(values, dict):
-            singular = _singular(name)
-            placeholder = singular.rsplit("_", 1)[-1]
-            self._collect(values, singular, f"{pointer}/<{placeholder}>")
+            elif keyword in ("anyOf", "oneOf"):
+                self._collect(sub, name, pointer)
+            elif keyword == "items":
+                self._collect(sub, singular, f"{pointer}/<n>")
+            elif keyword == "additionalProperties":
+                placeholder = singular.rsplit("_", 1)[-1]
+                self._collect(sub, singular, f"{pointer}/<{placeholder}>")
 
     # types
     def type_nodes(self, schema: Any) -> list[nodes.Node]:

@@ -8,7 +8,9 @@
   the file each key came from, and every check of ``fleet validate``.
 - :mod:`.dependency`: the chart's dependencies (zero-to-jupyterhub's chart) as Helm finds
   them in its ``charts/`` folder, with their own values schemas.
-- :mod:`.helm`, :mod:`.deploy`, :mod:`.probe`: rendering, rollouts, status and reports.
+- :mod:`.commands`: ``jhub-managed fleet``, its commands by concern in :mod:`.precheck`
+  (validate), :mod:`.rollout` (render, deploy) and :mod:`.survey` (status, report), its
+  options in :mod:`.parser`; :mod:`.helm` and :mod:`.probe` run helm and ask the hubs.
 
 Only :mod:`.hubconfig` runs inside a hub; it imports nothing of the rest.
 """

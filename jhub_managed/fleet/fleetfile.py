@@ -140,9 +140,7 @@ def load_fleet(file: str | os.PathLike) -> Fleet:
         error = errors[0]
         hub = ""
         parts = list(error.absolute_path)
-        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-            extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            parts += extra[:1]
+        parts += unknown_keys(error)[:1]
         if len(parts) >= 2 and parts[0] == "hubs" and isinstance(parts[1], int):
             entry = data["hubs"][parts[1]]
             hub = entry.get("name", "") if isinstance(entry, dict) else ""
@@ -181,12 +179,21 @@ def load_fleet(file: str | os.PathLike) -> Fleet:
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        extra = unknown_keys(error)
         return f"unknown key {extra[0]!r}" if extra else error.message
     if error.validator == "pattern":
         return f"{error.instance!r} is not allowed here (must match {error.schema['pattern']})"
     return error.message
 
 
-def is_name(text: str) -> bool:
-    return bool(re.fullmatch(_NAME, text))
+def unknown_keys(error: jsonschema.ValidationError) -> list[str]:
+    """The keys an ``additionalProperties`` error is about, sorted (none for other errors)."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return []
+    known = set(error.schema.get("properties", {}))
+    patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
+    return sorted(
+        key
+        for key in error.instance
+        if key not in known and not any(p.search(key) for p in patterns)
+    )

@@ -23,8 +23,9 @@ import jsonschema
 from ..hub import CULLER_SERVICE, SERVICE_NAMES, ManagedHub
 from ..settings import Ceilings, document_errors, resolve_layers
 from ..settings.layers import operator_layer
+from ..settings.pointer import parts
 from .dependency import SubChart
-from .fleetfile import Fleet, FleetError, Hub
+from .fleetfile import Fleet, FleetError, Hub, unknown_keys
 from .schema import VALUES_PATH, chart_schema
 from .values import MergedValues, key_path
 
@@ -104,13 +105,7 @@ class Checker:
             path = where(tuple(error.absolute_path))
             if error.validator == "additionalProperties" and isinstance(error.instance, dict):
                 allowed = set(error.schema.get("properties", {}))
-                patterns = [re.compile(p) for p in error.schema.get("patternProperties", {})]
-                extra = [
-                    k
-                    for k in error.instance
-                    if k not in allowed and not any(p.search(k) for p in patterns)
-                ]
-                for key in sorted(extra):
+                for key in unknown_keys(error):
                     self.error((*path, key), f"{label}unknown key {key!r}{_known(allowed)}")
                 continue
             self.error(path, label + _message(error))
@@ -312,11 +307,7 @@ def _message(error: jsonschema.ValidationError) -> str:
 
 
 def _pointer_parts(pointer: str) -> list[Any]:
-    parts: list[Any] = []
-    for raw in pointer.split("/")[1:]:
-        part = raw.replace("~1", "/").replace("~0", "~")
-        parts.append(int(part) if part.isdigit() else part)
-    return parts
+    return [int(part) if part.isdigit() else part for part in parts(pointer)]
 
 
 def load_chart_schema(fleet: Fleet) -> dict[str, Any]:

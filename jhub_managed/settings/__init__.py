@@ -4,6 +4,8 @@ Everything here is pure: no I/O, no JupyterHub imports. The spawner, the service
 templates build on it.
 """
 
+from .ceilings import Ceilings, override_errors
+from .errors import SettingsError
 from .layers import resolve_layers
 from .profiles import (
     ProfileRequestError,
@@ -13,7 +15,7 @@ from .profiles import (
     select_profile,
 )
 from .schema import MAX_DOCUMENT_BYTES, SETTINGS_SCHEMA, settings_schema
-from .validate import Ceilings, SettingsError, document_errors, override_errors
+from .validate import document_errors
 
 __all__ = [
     "MAX_DOCUMENT_BYTES",

@@ -22,16 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .validate import (
-    ADMIN,
-    Ceilings,
-    SchemaFinding,
-    SettingsError,
-    ceiling_errors,
-    finding_error,
-    rule_errors,
-    schema_findings,
-)
+from .ceilings import Ceilings, ceiling_errors
+from .errors import SettingsError
+from .pointer import parts
+from .validate import ADMIN, SchemaFinding, finding_error, rule_errors, schema_findings
 
 _MISSING = object()
 #: messages of rules that compare profiles with each other: about the whole list, never
@@ -71,7 +65,7 @@ def save_errors(
         e
         for e in rule_errors(document, one_default=True)
         if any(words in e.message for words in _LIST_RULES)
-        or not others.kept(_parts(e.path), document)
+        or not others.kept(parts(e.path), document)
     ]
     if ceilings is not None:
         # the ceilings bind whatever is not the operator's own (the operator's layers are
@@ -80,7 +74,7 @@ def save_errors(
         errors += [
             e
             for e in ceiling_errors(document, ceilings)
-            if not operator.kept(_parts(e.path), document)
+            if not operator.kept(parts(e.path), document)
         ]
     return errors
 
@@ -173,10 +167,3 @@ def _at(node: Any, path: Sequence[Any]) -> Any:
         else:
             return _MISSING
     return node
-
-
-def _parts(pointer: str) -> list[str]:
-    """``"/profiles/0/a~1b"`` -> ``["profiles", "0", "a/b"]``."""
-    if not pointer:
-        return []
-    return [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]

@@ -27,8 +27,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .ceilings import Ceilings
+from .errors import SettingsError
+from .pointer import pointer
 from .schema import KUBESPAWNER_OVERRIDE
-from .validate import Ceilings, SettingsError, _pointer
 
 #: the keys a hub admin may set, from the settings schema (one source for docs and checks)
 HUB_ADMIN_KEYS = frozenset(KUBESPAWNER_OVERRIDE["properties"])
@@ -198,7 +200,7 @@ def _override_errors(
         if key in inherited and inherited[key] == value:
             continue  # the operator's, kept as it was
         if not allow.allows(key):
-            errors.append(SettingsError(_pointer([*path, key]), not_allowed_message(key)))
+            errors.append(SettingsError(pointer([*path, key]), not_allowed_message(key)))
         elif key == "environment" and isinstance(value, Mapping):
             errors += _entry_errors(
                 value,
@@ -247,7 +249,7 @@ def _entry_errors(
     """The entries of a mapping (environment names, resources) a hub admin may not set,
     unless the operator's layers set the same entry the same way."""
     return [
-        SettingsError(_pointer([*path, name]), message(name))
+        SettingsError(pointer([*path, name]), message(name))
         for name, setting in entries.items()
         if refused(name) and not (name in inherited and inherited[name] == setting)
     ]

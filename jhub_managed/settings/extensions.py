@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .schema import DESCRIPTIVE_KEYS, SETTINGS_SCHEMA, profile_list_entries
+from .schema import SETTINGS_SCHEMA
+from .schema_views import DESCRIPTIVE_KEYS, profile_list_entries
 
 #: the keys KubeSpawner or the suite reads, by entry
 READ_KEYS = {

@@ -212,36 +212,11 @@ def select_profile(
     if not profiles:
         raise ProfileRequestError("This hub offers no profiles yet.", status=403)
     user_groups = normalize_groups(groups)
-    slug = user_options.get("profile")
-    if slug in (None, ""):
-        visible = profiles_for_groups(profiles, groups)
-        if not visible:
-            raise ProfileRequestError("No profile on this hub is open to you.", status=403)
-        default_slug = next(p["slug"] for p in visible if p.get("default"))
-        profile_def = next(p for p in profiles if p["slug"] == default_slug)
-    else:
-        slug = _check_text("profile", slug)
-        matches = [p for p in profiles if p["slug"] == slug]
-        if not matches:
-            raise ProfileRequestError(f"Unknown profile '{_shorten(slug)}'.")
-        profile_def = matches[0]
-        if not is_allowed(profile_def, user_groups):
-            raise ProfileRequestError(
-                f"The profile '{_label(profile_def, slug)}' is only for "
-                f"{who_may_use(profile_def)}.",
-                status=403,
-            )
+    profile_def = _requested_profile(profiles, groups, user_groups, user_options.get("profile"))
     selection = ProfileSelection(profile=dict(profile_def))
     override = copy.deepcopy(profile_def.get("kubespawner_override") or {})
     options = profile_def.get("profile_options") or {}
-
-    known = {"profile"} | set(options) | {k + UNLISTED_SUFFIX for k in options}
-    unknown = sorted((k for k in user_options if k not in known), key=str)
-    if unknown:
-        raise ProfileRequestError(
-            f"Unknown option '{_shorten(str(unknown[0]))}' for profile '{profile_def['slug']}'."
-        )
-
+    _refuse_unknown(user_options, options, profile_def["slug"])
     for key, option in options.items():
         option = {**option, "display_name": _label(option, key)}
         choices = option.get("choices") or {}
@@ -253,21 +228,7 @@ def select_profile(
             and unlisted_def.get("enabled")
             and (choice in (None, "", "unlisted_choice"))
         ):
-            value = _check_text(key, unlisted_value)
-            if not is_allowed(unlisted_def, user_groups):
-                raise ProfileRequestError(
-                    f"Entering your own value for '{option['display_name']}' is only for "
-                    f"{who_may_use(unlisted_def)}.",
-                    status=403,
-                )
-            regex = unlisted_def.get("validation_regex")
-            if regex and not fullmatch_any([regex], value):
-                message = unlisted_def.get("validation_message") or (
-                    f"must match the pattern {regex}"
-                )
-                raise ProfileRequestError(
-                    f"'{_shorten(value)}' is not accepted for '{option['display_name']}': {message}"
-                )
+            value = _typed_value(key, option, unlisted_def, unlisted_value, user_groups)
             selection.unlisted[key] = value
             override = _merge_override(
                 override, _substitute(unlisted_def.get("kubespawner_override") or {}, value)
@@ -280,31 +241,99 @@ def select_profile(
         if choice == "unlisted_choice" and unlisted_def.get("enabled"):
             # "Other..." picked in the list, but its text box left empty
             raise ProfileRequestError(_empty_unlisted_message(option, unlisted_def))
-        if choice in (None, ""):
-            allowed_choices = [k for k, c in choices.items() if is_allowed(c, user_groups)]
-            defaults = [k for k in allowed_choices if choices[k].get("default")]
-            if not allowed_choices:
-                raise ProfileRequestError(
-                    f"Choose a value for '{option['display_name']}'.", status=400
-                )
-            choice = (defaults or allowed_choices)[0]
-        choice = _check_text(key, choice)
-        if choice not in choices:
-            raise ProfileRequestError(
-                f"Unknown choice '{_shorten(choice)}' for '{option['display_name']}' "
-                f"in profile '{profile_def['slug']}'."
-            )
-        choice_def = choices[choice]
-        if not is_allowed(choice_def, user_groups):
-            raise ProfileRequestError(
-                f"The choice '{_label(choice_def, choice)}' of '{option['display_name']}' is "
-                f"only for {who_may_use(choice_def)}.",
-                status=403,
-            )
+        choice = _listed_choice(key, option, choice, user_groups, profile_def["slug"])
         selection.choices[key] = choice
-        override = _merge_override(override, choice_def.get("kubespawner_override") or {})
+        override = _merge_override(override, choices[choice].get("kubespawner_override") or {})
     selection.override = override
     return selection
+
+
+def _refuse_unknown(user_options: Mapping[str, Any], options: Mapping[str, Any], slug: str):
+    """Refuse a request that names an option the profile does not have."""
+    known = {"profile"} | set(options) | {k + UNLISTED_SUFFIX for k in options}
+    unknown = sorted((k for k in user_options if k not in known), key=str)
+    if unknown:
+        raise ProfileRequestError(
+            f"Unknown option '{_shorten(str(unknown[0]))}' for profile '{slug}'."
+        )
+
+
+def _requested_profile(
+    profiles: list[Mapping[str, Any]],
+    groups: Iterable[str] | None,
+    user_groups: frozenset[str],
+    slug: Any,
+) -> Mapping[str, Any]:
+    """The profile ``slug`` names (the default of those open to the user, without one)."""
+    if slug in (None, ""):
+        visible = profiles_for_groups(profiles, groups)
+        if not visible:
+            raise ProfileRequestError("No profile on this hub is open to you.", status=403)
+        default_slug = next(p["slug"] for p in visible if p.get("default"))
+        return next(p for p in profiles if p["slug"] == default_slug)
+    slug = _check_text("profile", slug)
+    matches = [p for p in profiles if p["slug"] == slug]
+    if not matches:
+        raise ProfileRequestError(f"Unknown profile '{_shorten(slug)}'.")
+    profile_def = matches[0]
+    if not is_allowed(profile_def, user_groups):
+        raise ProfileRequestError(
+            f"The profile '{_label(profile_def, slug)}' is only for {who_may_use(profile_def)}.",
+            status=403,
+        )
+    return profile_def
+
+
+def _typed_value(
+    key: str,
+    option: Mapping[str, Any],
+    unlisted_def: Mapping[str, Any],
+    unlisted_value: Any,
+    user_groups: frozenset[str],
+) -> str:
+    """The value the user typed for ``option``, if the user may type one and it matches."""
+    value = _check_text(key, unlisted_value)
+    if not is_allowed(unlisted_def, user_groups):
+        raise ProfileRequestError(
+            f"Entering your own value for '{option['display_name']}' is only for "
+            f"{who_may_use(unlisted_def)}.",
+            status=403,
+        )
+    regex = unlisted_def.get("validation_regex")
+    if regex and not fullmatch_any([regex], value):
+        message = unlisted_def.get("validation_message") or (f"must match the pattern {regex}")
+        raise ProfileRequestError(
+            f"'{_shorten(value)}' is not accepted for '{option['display_name']}': {message}"
+        )
+    return value
+
+
+def _listed_choice(
+    key: str, option: Mapping[str, Any], choice: Any, user_groups: frozenset[str], slug: str
+) -> str:
+    """The key of the choice the user picked for ``option`` (its default, if none), if the
+    user may have it."""
+    choices = option.get("choices") or {}
+    if choice in (None, ""):
+        allowed_choices = [k for k, c in choices.items() if is_allowed(c, user_groups)]
+        defaults = [k for k in allowed_choices if choices[k].get("default")]
+        if not allowed_choices:
+            raise ProfileRequestError(f"Choose a value for '{option['display_name']}'.", status=400)
+        choice = (defaults or allowed_choices)[0]
+    choice = _check_text(key, choice)
+    if choice not in choices:
+        raise ProfileRequestError(
+            f"Unknown choice '{_shorten(choice)}' for '{option['display_name']}' "
+            f"in profile '{slug}'."
+        )
+    choice_def = choices[choice]
+    if not is_allowed(choice_def, user_groups):
+        raise ProfileRequestError(
+            f"The choice '{_label(choice_def, choice)}' of '{option['display_name']}' is "
+            f"only for {who_may_use(choice_def)}.",
+            status=403,
+        )
+    return choice
 
 
 def _label(entry: Mapping[str, Any], key: str) -> str:

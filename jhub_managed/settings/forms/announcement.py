@@ -10,8 +10,6 @@ from typing import Any
 from ..announcement import PAGES, parse_time
 from .fields import FieldErrors, Get
 
-ANNOUNCEMENT_LEVELS = ("info", "warning", "danger")
-
 
 def _utc_field(value: str | None) -> str:
     """An RFC 3339 time as the value of a ``datetime-local`` field, in UTC."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..pointer import escape
 from .fields import FieldErrors, Get, number_text, parse_number
 
 KINDS = ("server_hours", "cost")
@@ -119,7 +120,7 @@ def budget_field_map(rows: list[dict[str, str]]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for i, row in enumerate(rows):
         if row["group"]:
-            pointer = "/" + row["group"].replace("~", "~0").replace("/", "~1")
+            pointer = "/" + escape(row["group"])
             fields[pointer] = f"b{i}-group"
             fields[f"{pointer}/{row['kind']}"] = f"b{i}-amount"
     return fields

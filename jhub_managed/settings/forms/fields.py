@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import SettingsError
 from ..quantities import parse_memory
-from ..validate import SettingsError
 
 Get = Callable[[str], str]
 FieldErrors = dict[str, list[str]]
