@@ -1,4 +1,4 @@
-"""The package's shape: no import circle among its modules.
+"""The package's shape: no import circle among its modules, no module or function too long.
 
 The graph is built from the source with ``ast``: every ``import`` and ``from ... import``
 anywhere in a module (inside functions and under ``TYPE_CHECKING`` too, since those only
@@ -138,3 +138,45 @@ def test_a_service_process_needs_neither_the_hub_side_nor_the_spawner():
     }
     wrong = {start: modules for start, modules in wrong.items() if modules}
     assert wrong == {}
+
+
+#: data tables, allowed to be long: (module, function or None for the whole module)
+DATA_TABLES = {
+    ("jhub_managed.services.config.openapi", "openapi_document"),
+}
+MAX_MODULE_LINES = 450
+MAX_FUNCTION_LINES = 60
+
+
+def oversized(root: Path = PACKAGE) -> list[str]:
+    """Modules over :data:`MAX_MODULE_LINES` lines and functions over
+    :data:`MAX_FUNCTION_LINES`, data tables excepted."""
+    found = []
+    for name, path in sorted(module_names(root).items()):
+        source = path.read_text()
+        lines = source.count("\n")
+        if lines > MAX_MODULE_LINES and (name, None) not in DATA_TABLES:
+            found.append(f"{name}: {lines} lines")
+        for node in ast.walk(ast.parse(source, filename=str(path))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            length = node.end_lineno - node.lineno + 1
+            if length > MAX_FUNCTION_LINES and (name, node.name) not in DATA_TABLES:
+                found.append(f"{name}.{node.name} (line {node.lineno}): {length} lines")
+    return found
+
+
+def test_no_module_or_function_too_long():
+    assert oversized() == []
+
+
+def test_oversized_finds_a_long_module_and_function(tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
+    (package / "long.py").write_text(f"def f():\n{body}\n" + "\n" * MAX_MODULE_LINES)
+    assert oversized(package) == [
+        f"pkg.long: {MAX_FUNCTION_LINES + 1 + MAX_MODULE_LINES} lines",
+        f"pkg.long.f (line 1): {MAX_FUNCTION_LINES + 1} lines",
+    ]
