@@ -16,8 +16,7 @@ from jhub_managed.services.usage.metrics import (
 from jhub_managed.store import create_engine_for, upgrade
 from jhub_managed.store.usage import UsageRecorder
 
-from .test_usage_reports import add
-from .usage_helpers import ts
+from .fixtures.usage_data import add, ts
 
 ODD_NAMES = [
     "ann",
