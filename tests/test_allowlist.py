@@ -1,11 +1,12 @@
 """What hub admins may put in a profile: the allow-list, on save, on restore, in the
 operator's layers, and widened by the operator.
 
-``REFUSED`` is the table of KubeSpawner settings that touch security or scheduling (and the
-environment names and resources inside allowed keys): each is refused from a hub admin with
-the path of the key and a message that names it and says the operator can allow it, and
-nothing is stored; each is accepted from the operator's layers. The API and form tests
-(``test_config_service.py``) and the spawn test (``test_pod_manifest.py``) use this table.
+``REFUSED`` (``tests/fixtures/refusals.py``) is the table of KubeSpawner settings that touch
+security or scheduling (and the environment names and resources inside allowed keys): each
+is refused from a hub admin with the path of the key and a message that names it and says
+the operator can allow it, and nothing is stored; each is accepted from the operator's
+layers. The API and form tests (``test_config_service.py``) and the spawn test
+(``test_allowlist_spawn.py``) use this table too.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ redirects, the log, and fuzzing from its own OpenAPI document.
 One JupyterHub per module, as a subprocess with the real proxy and the real ``config``
 service (the only service it runs, so it starts quickly), demo users with a shared password,
 operator ceilings, and ``carol``: no admin, but in the ``editors`` group that holds the
-settings scope. Requests go through the proxy, as a browser's or a script's would.
+settings scope (``tests/fixtures/config_hub.py``). Requests go through the proxy, as a
+browser's or a script's would.
 """
 
 from __future__ import annotations
