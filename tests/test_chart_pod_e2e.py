@@ -33,7 +33,7 @@ import yaml
 from jhub_managed.fleet.hubconfig import merge_values
 
 from .fixtures.fleet import FLEET_FILE
-from .fixtures.processes import wait_for
+from .fixtures.waiting import wait_until
 from .fixtures.z2jh_pod import (
     CHART,
     POD_VENV,
@@ -119,7 +119,7 @@ def pod(request, work_tree_installed):
     try:
         run.start()
         # JupyterHub starts its managed services one after the other, once it answers
-        wait_for(
+        wait_until(
             lambda: all(_answers(run, path) for path in SERVICE_ROOTS),
             180,
             "every service of the hub to start",
@@ -242,7 +242,7 @@ def test_the_health_probe_answers_json(pod):
     assert {c["name"] for c in body["checks"]} >= {"hub-api", "settings-store"}, body
     by_name = {c["name"]: c for c in body["checks"]}
     # what a hub pod can check here passes: the hub's API and its store on the fresh volume
-    wait_for(
+    wait_until(
         lambda: _check_ok(pod, "settings-store") and _check_ok(pod, "hub-api"),
         120,
         "the hub's API and store checks to pass",
@@ -270,7 +270,7 @@ def test_a_users_server_starts_through_the_kubernetes_api(pod):
         assert server is not None or user.get("pending"), user
         return bool(server and server.get("ready"))
 
-    wait_for(ready, 180, f"{USER}'s server to be ready", interval=0.5)
+    wait_until(ready, 180, f"{USER}'s server to be ready", interval=0.5)
     # the server answers through the proxy, at the pod's address KubeSpawner got from the API
     r = pod.get(f"user/{USER}/api/status", token=TOKEN)
     assert r.status_code == 200, r.text
@@ -282,7 +282,7 @@ def test_a_users_server_starts_through_the_kubernetes_api(pod):
     assert "Jupyter Server" in logs[0].read_text(), logs[0].read_text()[-3000:]
     r = pod.request("DELETE", f"hub/api/users/{USER}/server", TOKEN)
     assert r.status_code in (202, 204), r.text
-    wait_for(
+    wait_until(
         lambda: not pod.get(f"hub/api/users/{USER}", token=TOKEN).json().get("servers"),
         120,
         f"{USER}'s server to stop",
@@ -308,7 +308,7 @@ def wait_for_first_poll(pod) -> None:
         metrics = pod.get("services/usage/metrics", token=TOKEN).text
         return "jhub_managed_usage_last_poll_timestamp_seconds{" in metrics
 
-    wait_for(polled, 120, "the usage collector's first poll", interval=0.5)
+    wait_until(polled, 120, "the usage collector's first poll", interval=0.5)
 
 
 # -- the dashboards ------------------------------------------------------------------------

@@ -4,201 +4,30 @@ redirects, the log, and fuzzing from its own OpenAPI document.
 One JupyterHub per module, as a subprocess with the real proxy and the real ``config``
 service (the only service it runs, so it starts quickly), demo users with a shared password,
 operator ceilings, and ``carol``: no admin, but in the ``editors`` group that holds the
-settings scope. Requests go through the proxy, as a browser's or a script's would.
+settings scope (``tests/fixtures/config_hub.py``). Requests go through the proxy, as a
+browser's or a script's would.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import re
-import sys
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 import requests
 
-from jhub_managed.demo.settings import DEMO_SETTINGS
 from jhub_managed.hub import SETTINGS_SCOPE
 from jhub_managed.settings.forms import profiles as profile_forms
 
-from .fixtures.processes import HUB_CONFIG_PREAMBLE, Process, hub_environment, wait_for
-from .test_allowlist import REFUSED, REFUSED_IDS
-from .test_settings_forms import post_fields
+from .fixtures.config_hub import Hub, create_token, running_hub, service_session, xsrf_of
+from .fixtures.forms import post_fields
+from .fixtures.refusals import REFUSED, REFUSED_IDS
+from .fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e]
-
-PASSWORD = "config-test-password"
-CEILINGS = {
-    "cpu_limit": 4,
-    "mem_limit": "8G",
-    "gpu_limit": 1,
-    "image_patterns": [r"quay\.io/jupyter/[a-z-]+:[0-9a-z.-]+"],
-}
-USERS = {
-    "admin": {"admin": True, "groups": []},
-    "alice": {"groups": ["researchers"]},
-    "bob": {"groups": []},
-    "carol": {"groups": ["editors"]},
-}
-#: the end of a test hub's configuration: its demo users, and time for its services
-DEMO_LOGINS = """c.ManagedDemoAuthenticator.password = env["JHM_TEST_PASSWORD"]
-c.ManagedDemoAuthenticator.demo_users = json.loads(env["JHM_TEST_USERS"])
-import jupyterhub
-if jupyterhub.version_info >= (6,):
-    # JupyterHub 6 gives up on a service after 30 s, which a loaded test machine can take
-    for service in c.JupyterHub.services:
-        service["timeout"] = 180
-"""
-HUB_CONFIG = (
-    """
-import json, os, sys
-from jhub_managed.hub import configure
-
-"""
-    + HUB_CONFIG_PREAMBLE
-    + """c.JupyterHub.cleanup_servers = True
-configure(
-    c,
-    hub_name="configtest",
-    spawner="local",
-    authenticator="demo",
-    data_dir=data_dir,
-    hub_values=json.loads(env["JHM_TEST_HUB_VALUES"]),
-    ceilings=json.loads(env["JHM_TEST_CEILINGS"]),
-    settings_editor_groups=["editors"],
-    hub_admin_override_keys=["lifecycle_hooks"],
-    services=["config"],
-    idle_timeout=0,
-    settings_refresh_interval=0.5,
-)
-c.Spawner.cmd = [os.path.join(os.path.dirname(sys.executable), "jupyterhub-singleuser")]
-"""
-    + DEMO_LOGINS
-)
-
-
-@dataclass
-class Hub:
-    url: str
-    process: Process
-    data_dir: Path
-    tokens: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def service(self) -> str:
-        return self.url + "services/config/"
-
-    def api(self, user: str | None, method: str, path: str, **kwargs) -> requests.Response:
-        headers = dict(kwargs.pop("headers", {}) or {})
-        if user:
-            headers["Authorization"] = f"token {self.tokens[user]}"
-        return requests.request(
-            method,
-            self.service + path,
-            headers=headers,
-            timeout=30,
-            allow_redirects=False,
-            **kwargs,
-        )
-
-    def settings(self) -> tuple[int, dict]:
-        r = self.api("admin", "GET", "api/settings")
-        assert r.status_code == 200, r.text
-        return r.json()["version"], r.json()["settings"]
-
-
-def login(hub: Hub, user: str) -> requests.Session:
-    """A browser-like session logged in to the hub (hub cookie only, no service cookie yet)."""
-    session = requests.Session()
-    session.get(hub.url + "hub/login", timeout=30)
-    r = session.post(
-        hub.url + "hub/login",
-        data={
-            "username": user,
-            "password": PASSWORD,
-            "_xsrf": session.cookies.get("_xsrf", path="/hub/"),
-        },
-        timeout=30,
-    )
-    assert r.ok, r.text
-    return session
-
-
-def create_token(hub: Hub, user: str, scopes: list[str] | None = None) -> str:
-    """A token of ``user``: with all their permissions, or with only ``scopes``."""
-    session = login(hub, user)
-    session.get(hub.url + "hub/home", timeout=30)
-    body: dict = {"note": "settings service tests"}
-    if scopes is not None:
-        body["scopes"] = scopes
-    r = session.post(
-        hub.url + f"hub/api/users/{user}/tokens",
-        json=body,
-        headers={"X-XSRFToken": session.cookies.get("_xsrf", path="/hub/")},
-        timeout=30,
-    )
-    assert r.status_code == 201, r.text
-    return r.json()["token"]
-
-
-def service_session(hub: Hub, user: str) -> requests.Session:
-    """Logged in to the hub and through the service's OAuth hand-shake, as a browser is."""
-    session = login(hub, user)
-    session.get(hub.service, timeout=30)  # follows the OAuth redirects, sets the cookie
-    return session
-
-
-def xsrf_of(html: str) -> str:
-    match = re.search(r'name="_xsrf" value="([^"]+)"', html)
-    assert match, "no _xsrf field on the page"
-    return match[1]
-
-
-@contextlib.contextmanager
-def running_hub(tmp: Path, config: str = HUB_CONFIG, **env: str) -> Iterator[Hub]:
-    """The test hub of ``config`` in ``tmp``, up with its settings service, ended after."""
-    data_dir = tmp / "data"
-    data_dir.mkdir()
-    (tmp / "jupyterhub_config.py").write_text(config)
-    port, env = hub_environment(
-        data_dir,
-        JHM_TEST_HUB_VALUES=json.dumps(DEMO_SETTINGS),
-        JHM_TEST_CEILINGS=json.dumps(CEILINGS),
-        JHM_TEST_PASSWORD=PASSWORD,
-        JHM_TEST_USERS=json.dumps(USERS),
-        **env,
-    )
-    process = Process(
-        [sys.executable, "-m", "jupyterhub", "-f", str(tmp / "jupyterhub_config.py")],
-        tmp / "hub.log",
-        env=env,
-        cwd=data_dir,
-    )
-    hub = Hub(url=f"http://127.0.0.1:{port}/", process=process, data_dir=data_dir)
-
-    def service_up() -> bool:
-        assert process.popen.poll() is None, "the hub exited:\n" + process.log()[-5000:]
-        try:
-            # 403 from the service itself: it runs and the proxy routes to it
-            r = requests.get(hub.service + "api/openapi.json", timeout=2)
-            return r.status_code == 403 and r.headers.get("content-type", "").startswith(
-                "application/json"
-            )
-        except requests.RequestException:
-            return False
-
-    try:
-        wait_for(service_up, 180, "the hub and its settings service to come up")
-        hub.tokens = {user: create_token(hub, user) for user in USERS}
-        yield hub
-    finally:
-        process.stop(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +74,7 @@ def test_a_put_saves_a_new_version_that_the_hub_shows_within_its_refresh_interva
     assert r.headers["ETag"] == f'"{version + 1}"'
     assert r.json()["settings"]["branding"]["organization_name"] == "Institute of Testing"
     # the hub's login page shows the save within its settings refresh interval: no restart
-    wait_for(
+    wait_until(
         lambda: "Institute of Testing" in requests.get(hub.url + "hub/login", timeout=30).text,
         60,
         "the hub's login page to show the saved organization name",
@@ -900,7 +729,7 @@ def test_html_in_settings_is_escaped_or_sanitised_wherever_it_is_shown(hub):
     new = r.json()["version"]
     admin = service_session(hub, "admin")
     # the hub uses a save within its settings refresh interval
-    wait_for(
+    wait_until(
         lambda: "Hello" in requests.get(hub.url + "hub/login", timeout=30).text,
         60,
         "the hub to show the saved announcement",
@@ -947,7 +776,7 @@ def test_every_change_is_in_the_service_log_with_author_and_version(hub):
                     return entry
         return None
 
-    wait_for(lambda: logged() is not None, 10, "the save to reach the hub's log")
+    wait_until(lambda: logged() is not None, 10, "the save to reach the hub's log")
     entry = logged()
     assert entry["author"] == "carol" and entry["comment"] == "log me"
     assert entry["logger"] == "jhub_managed.services.config"

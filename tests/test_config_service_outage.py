@@ -10,9 +10,9 @@ import os
 
 import pytest
 
+from .fixtures.config_hub import HUB_CONFIG, running_hub, service_session, xsrf_of
 from .fixtures.db import DATABASE_URL_ENV
-from .fixtures.processes import wait_for
-from .test_config_service import HUB_CONFIG, running_hub, service_session, xsrf_of
+from .fixtures.waiting import wait_until
 
 pytestmark = [
     pytest.mark.e2e,
@@ -74,7 +74,7 @@ def test_with_the_store_down_pages_are_clear_saves_change_nothing(hub, throwaway
     def store_back() -> bool:
         return "jhm-store-down" not in admin.get(hub.service, timeout=60).text
 
-    wait_for(store_back, 120, "the service to read the store again")
+    wait_until(store_back, 120, "the service to read the store again")
     assert hub.settings()[0] == version  # nothing was saved meanwhile
     again = admin.post(hub.service + "branding", data=form, timeout=60, allow_redirects=False)
     assert again.status_code == 302, again.text[:2000]

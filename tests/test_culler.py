@@ -14,7 +14,7 @@ from jupyterhub_idle_culler import cull_idle
 from jhub_managed.demo.settings import DEMO_SETTINGS
 from jhub_managed.settings.profiles import idle_timeout_for
 
-from .test_local_spawner import spawn, wait_ready
+from .fixtures.spawning import spawn, wait_ready
 
 PROFILES = [
     {"slug": "short", "idle_timeout": 600},

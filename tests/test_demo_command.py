@@ -13,7 +13,8 @@ import pytest
 import requests
 
 from .fixtures.demo import start_demo
-from .fixtures.processes import descendants, free_port, wait_for
+from .fixtures.processes import descendants, free_port
+from .fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -127,7 +128,7 @@ def test_ctrl_c_stops_hub_proxy_services_and_servers(tmp_path):
             )
             return bool(r.json().get("servers", {}).get("", {}).get("ready"))
 
-        wait_for(server_ready, 60, "alice's server to start")
+        wait_until(server_ready, 60, "alice's server to start")
         tree = descendants(hub.process.pid)
         names = " ".join(" ".join(p.cmdline()) for p in tree)
         assert "jupyterhub" in names and "configurable-http-proxy" in names
@@ -142,6 +143,6 @@ def test_ctrl_c_stops_hub_proxy_services_and_servers(tmp_path):
                 for pid in pids
             )
 
-        wait_for(all_gone, 30, "the hub, proxy, services and servers to stop after Ctrl-C")
+        wait_until(all_gone, 30, "the hub, proxy, services and servers to stop after Ctrl-C")
     finally:
         hub.process.stop()

@@ -7,16 +7,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from .fixtures.browser import login
+from .fixtures.waiting import wait_until
+
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-
-def login(page: Page, hub, username: str) -> None:
-    page.goto(hub.hub_url("login"))
-    page.get_by_label("Username:").fill(username)
-    page.get_by_label("Password:", exact=True).fill(hub.password)
-    page.get_by_role("button", name="Sign in").click()
-    # the hub sends you on to your server when it is running
-    page.wait_for_url(re.compile(r".*/(hub/spawn|hub/home|user/).*"), wait_until="commit")
 
 
 def hub_api(page: Page, hub, path: str, method: str = "GET", data=None, ok: bool = True):
@@ -179,9 +173,7 @@ def test_copy_launch_link_and_follow_it(demo_hub, page: Page):
             # not only "no server", but no stop pending either
             return not hub_api(page, demo_hub, "users/alice")["servers"]
 
-        from .fixtures.processes import wait_for
-
-        wait_for(stopped, 30, "alice's server to stop")
+        wait_until(stopped, 30, "alice's server to stop")
     page.goto(demo_hub.hub_url("spawn"))
     card = page.locator('.jhm-profile[data-profile="research"]')
     card.get_by_role("radio", name="Research environment").check()
@@ -218,7 +210,6 @@ def test_value_of_your_own_is_checked_as_you_type(demo_hub, page: Page):
 
 def test_deep_check_passes_on_the_demo_hub(demo_hub, page: Page):
     import json
-    import time
 
     login(page, demo_hub, "admin")
     token = hub_api(page, demo_hub, "users/admin/tokens", method="POST", data={"note": "deep"})
@@ -227,14 +218,12 @@ def test_deep_check_passes_on_the_demo_hub(demo_hub, page: Page):
     response = page.request.post(url, headers=headers, data="{}")
     assert response.status == 202, response.text()
     run_id = response.json()["run"]["id"]
-    deadline = time.monotonic() + 300
-    while True:
+
+    def finished() -> dict | None:
         runs = page.request.get(url, headers=headers).json()["runs"]
-        run = next((r for r in runs if r["id"] == run_id), None)
-        if run is not None:
-            break
-        assert time.monotonic() < deadline, "the deep check did not finish"
-        time.sleep(1)
+        return next((r for r in runs if r["id"] == run_id), None)
+
+    run = wait_until(finished, 300, f"deep check {run_id} to finish", interval=1)
     assert run["ok"], json.dumps(run)
     assert [s["name"] for s in run["steps"]] == ["start", "ready", "kernel", "execute", "stop"]
     # its result is the deep-check entry of the probe, and the page lists it

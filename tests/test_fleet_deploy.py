@@ -27,7 +27,8 @@ import yaml
 
 from .fixtures.demo import start_demo
 from .fixtures.fleet import add_dependency, copy_fleet, edit_yaml, operator_config, run_fleet
-from .fixtures.processes import service_process, wait_for
+from .fixtures.processes import service_process
+from .fixtures.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -63,7 +64,7 @@ def hubs(tmp_path_factory):
         for hub in started:
             assert hub_api(hub, "POST", "users/alice/server").status_code in (201, 202)
         for hub in started:
-            wait_for(lambda hub=hub: alice_is_running(hub), 180, "alice's server")
+            wait_until(lambda hub=hub: alice_is_running(hub), 180, "alice's server")
         yield started
     finally:
         for hub in started:
@@ -226,7 +227,7 @@ def columns(table: str) -> list[dict[str, str]]:
 
 def test_status_is_one_table_with_the_hub_that_is_down(fleet_file, hubs):
     for hub in hubs:  # healthy again after the rollout test froze one
-        wait_for(lambda hub=hub: is_healthy(hub), 60, f"{hub.url} to be healthy")
+        wait_until(lambda hub=hub: is_healthy(hub), 60, f"{hub.url} to be healthy")
     result = run_fleet("status", "--fleet", str(fleet_file), "--timeout", "10", env=ENV)
     assert result.code == 1, result.text
     rows = {row["HUB"]: row for row in columns(result.out)}

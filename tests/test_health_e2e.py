@@ -21,43 +21,22 @@ from sqlalchemy import inspect, text
 
 from jhub_managed.store import create_engine_for, upgrade
 
-from .fixtures.health_hub import NOBODY_TOKEN, OPERATOR_TOKEN, HubProcess, start_hub
+from .fixtures.health_hub import (
+    NOBODY_TOKEN,
+    OPERATOR_TOKEN,
+    HubProcess,
+    assert_no_secrets,
+    failing,
+    fails_with,
+    healthy,
+    start_hub,
+    wait_health,
+)
 from .fixtures.kube import KubeEmulator, _write_kubeconfig
 from .fixtures.processes import free_port
+from .fixtures.waiting import wait_until_async
 
 pytestmark = [pytest.mark.e2e]
-
-#: deadlines for conditions on this shared machine (never timed assertions)
-DEADLINE = 90
-
-
-def wait_health_sync(hub: HubProcess, condition, what: str, timeout: float = DEADLINE):
-    """Poll the probe until ``condition(status, body)``; every probe must get an answer."""
-    deadline = time.monotonic() + timeout
-    status, body = 0, {}
-    while time.monotonic() < deadline:
-        status, body = hub.health()
-        assert status in (200, 503), f"the probe answered {status}"
-        if condition(status, body):
-            return status, body
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}; last answer {status}: {body}")
-
-
-async def wait_health(hub: HubProcess, condition, what: str, timeout: float = DEADLINE):
-    return await asyncio.to_thread(wait_health_sync, hub, condition, what, timeout)
-
-
-def failing(body: dict) -> set[str]:
-    return {c["name"] for c in body.get("checks", []) if c["required"] and not c["ok"]}
-
-
-def healthy(status, body) -> bool:
-    return status == 200 and body["status"] == "ok"
-
-
-def fails_with(name: str):
-    return lambda status, body: status == 503 and name in failing(body)
 
 
 @contextlib.asynccontextmanager
@@ -80,12 +59,6 @@ def hubs():
     yield started
     for hub in started:
         hub.stop()
-
-
-def assert_no_secrets(hub: HubProcess, text: str) -> None:
-    assert str(hub.data_dir) not in text
-    assert "sqlite:" not in text and "postgresql" not in text
-    assert "token " not in text.lower()
 
 
 async def test_hub_with_failing_checks_starts_stays_up_and_recovers(tmp_path, hubs):
@@ -226,16 +199,13 @@ async def start_deep_check(hub: HubProcess, token: str = OPERATOR_TOKEN) -> tupl
 
 
 async def wait_run(hub: HubProcess, run_id: int) -> dict:
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
+    async def finished() -> dict | None:
         _, _, body = await asyncio.to_thread(
             hub.get, "services/health/api/deep-check", OPERATOR_TOKEN
         )
-        for run in json.loads(body)["runs"]:
-            if run["id"] == run_id:
-                return run
-        await asyncio.sleep(1)
-    raise AssertionError(f"deep check {run_id} did not finish")
+        return next((run for run in json.loads(body)["runs"] if run["id"] == run_id), None)
+
+    return await wait_until_async(finished, 300, f"deep check {run_id} to finish", interval=1)
 
 
 async def deep_check(hub: HubProcess) -> dict:

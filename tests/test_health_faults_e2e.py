@@ -9,14 +9,21 @@ import json
 import os
 import re
 import signal
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from .fixtures.db import DATABASE_URL_ENV, POSTGRES_SKIP_REASON
-from .fixtures.health_hub import HubProcess, start_hub
-from .test_health_e2e import DEADLINE, assert_no_secrets, fails_with, healthy, wait_health_sync
+from .fixtures.health_hub import (
+    DEADLINE,
+    HubProcess,
+    assert_no_secrets,
+    fails_with,
+    healthy,
+    start_hub,
+    wait_health_sync,
+)
+from .fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e]
 
@@ -47,17 +54,16 @@ def login(page: Page, hub: HubProcess, username: str) -> None:
 def notice_shown(page: Page, path: str, shown: bool) -> None:
     """Reload ``path`` until the health notice is (or is not) there: it follows the checks
     at their interval, refreshed in the background."""
-    deadline = time.monotonic() + DEADLINE
-    while True:
+
+    def notices() -> bool:
         page.goto(path)
+        return (page.locator(".jhm-health-notice").count() > 0) == shown
+
+    wait_until(notices, DEADLINE, f"the notice to {'appear' if shown else 'go'}", interval=1)
+    if shown:
         notice = page.locator(".jhm-health-notice")
-        if (notice.count() > 0) == shown:
-            if shown:
-                expect(notice).to_contain_text("know")
-                expect(notice).to_contain_text(CONTACT)
-            return
-        assert time.monotonic() < deadline, f"the notice did not {'appear' if shown else 'go'}"
-        time.sleep(1)
+        expect(notice).to_contain_text("know")
+        expect(notice).to_contain_text(CONTACT)
 
 
 @pytest.mark.browser

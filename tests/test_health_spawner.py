@@ -13,7 +13,7 @@ from jhub_managed.services.health.schedule import CheckFailed
 from jhub_managed.shared import spawner_report as spawnreport
 from jhub_managed.store import SettingsStore
 
-from .fixtures.kube import poll_until
+from .fixtures.waiting import wait_until_async
 
 PROFILE = {
     "display_name": "Big",
@@ -76,13 +76,13 @@ async def test_spawns_on_last_known_good_settings_fail_the_check(
     snapshot = spawner.settings_source
     with throwaway_db.unreachable(snapshot.source.store.engine):
         # the hub's snapshot finds the store away within its refresh interval
-        await poll_until(lambda: snapshot.last_error, timeout=60, what="the failed refresh")
+        await wait_until_async(lambda: snapshot.last_error, timeout=60, what="the failed refresh")
         assert spawner.select({"profile": "big"}).slug == "big"  # last-known-good
         with pytest.raises(CheckFailed) as failure:
             await check_spawner_settings(Context(tmp_path, version=1))
     message = str(failure.value)
     assert "last-known-good settings (version 1)" in message
     assert throwaway_db.url not in message and str(tmp_path) not in message
-    await poll_until(lambda: snapshot.last_error is None, timeout=60, what="the store back")
+    await wait_until_async(lambda: snapshot.last_error is None, timeout=60, what="the store back")
     spawner.select({"profile": "big"})
     assert "settings version 1" in await check_spawner_settings(Context(tmp_path, version=1))

@@ -32,6 +32,7 @@ from jhub_managed.fleet import probe
 from .fixtures.axe import assert_accessible
 from .fixtures.demo import DemoHub, launch_demo
 from .fixtures.processes import descendants, free_port
+from .fixtures.waiting import NotYet, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -147,10 +148,10 @@ def watch_the_start(hub: DemoHub, gate: Path, page: Page) -> dict:
     answer."""
     hub_log = hub.data_dir / "hub.log"
     seen: dict = {}
-    deadline = time.monotonic() + DEADLINE
     own_hub = service = ""
-    while "probe" not in seen:
-        assert time.monotonic() < deadline, f"the probe did not answer 200; saw {seen}"
+
+    def look() -> dict | NotYet:
+        nonlocal own_hub, service
         assert hub.process.popen.poll() is None, "the demo exited:\n" + hub.process.log()
         own_hub = own_hub or found(r"Hub API listening on (http://\S+/hub/)", hub_log)
         service = service or found(r"Starting managed service health at (http://\S+)", hub_log)
@@ -168,18 +169,17 @@ def watch_the_start(hub: DemoHub, gate: Path, page: Page) -> dict:
                 gate.touch()
         if fetch(hub.url + "services/health/api/health")[0] == 200:
             seen["probe"] = time.monotonic()
-        time.sleep(0.1)
-    return seen
+        return seen if "probe" in seen else NotYet(dict(seen))
+
+    return wait_until(look, DEADLINE, "the probe to answer 200")
 
 
 def wait_probe(hub: DemoHub, condition, what: str) -> tuple[int, dict]:
-    deadline = time.monotonic() + 120
-    while True:
+    def answer():
         status, body = probe_answer(hub)
-        if condition(status, body):
-            return status, body
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {status} {body}"
-        time.sleep(0.25)
+        return (status, body) if condition(status, body) else NotYet((status, body))
+
+    return wait_until(answer, 120, what, interval=0.25)
 
 
 @pytest.fixture

@@ -28,6 +28,9 @@ from jhub_managed.services.health.schedule import (
 from jhub_managed.shared import spawner_report
 from jhub_managed.shared.health_checks import CHECKS, DEFAULT_REQUIRED
 
+from .fixtures.clock import ManualClock
+from .fixtures.waiting import settle
+
 
 def test_every_check_has_a_function_and_a_description():
     assert list(CHECK_FUNCTIONS) == list(CHECKS)
@@ -46,7 +49,7 @@ async def test_one_run_in_flight_however_many_ask_and_cached_in_between():
 
     check = ScheduledCheck("hub-api", slow, required=True, interval=3600, timeout=10)
     waiting = [asyncio.ensure_future(check.result()) for _ in range(50)]
-    await asyncio.sleep(0.05)
+    await settle()  # all of them asked while the first run is under way
     release.set()
     results = await asyncio.gather(*waiting)
     assert calls == 1
@@ -64,9 +67,13 @@ async def test_a_due_check_runs_again():
         calls += 1
         return "ok"
 
-    check = ScheduledCheck("hub-api", count, required=True, interval=0.05, timeout=1)
+    clock = ManualClock()
+    check = ScheduledCheck("hub-api", count, required=True, interval=60, timeout=1, clock=clock)
     await check.result()
-    await asyncio.sleep(0.1)
+    clock.advance(59)
+    await check.result()
+    assert calls == 1  # still fresh
+    clock.advance(1)
     await check.result()
     assert calls == 2
 
@@ -102,16 +109,6 @@ async def test_results_of_each_outcome(behaviour, state, required, message):
     assert public["state"] == state
 
 
-class Clock:
-    """A monotonic clock the test moves by hand."""
-
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 class Scripted:
     """A check that fails until told to pass, counting its runs."""
 
@@ -145,7 +142,7 @@ def test_retry_delay_backs_off_and_stays_well_under_the_interval(streak, interva
     assert retry_delay(streak, interval) == delay
 
 
-async def runs_at(check: ScheduledCheck, clock: Clock, times: list[float]) -> list[float]:
+async def runs_at(check: ScheduledCheck, clock: ManualClock, times: list[float]) -> list[float]:
     """Ask ``check`` for its result at each of ``times`` (seconds from now); the times at
     which it ran."""
     start, ran = clock.now, []
@@ -159,7 +156,7 @@ async def runs_at(check: ScheduledCheck, clock: Clock, times: list[float]) -> li
 
 
 async def test_a_failing_check_is_tried_again_with_backoff_not_held_for_its_interval():
-    clock, func = Clock(), Scripted()
+    clock, func = ManualClock(), Scripted()
     check = ScheduledCheck("proxy-routes", func, True, interval=30, timeout=5, clock=clock)
     asked = [0, 0.5, 0.99, 1, 2.9, 3, 6.9, 7, 14.4, 14.5, 21.9, 22]
     assert await runs_at(check, clock, asked) == [0, 1, 3, 7, 14.5, 22]
@@ -175,7 +172,7 @@ async def test_a_failing_check_is_tried_again_with_backoff_not_held_for_its_inte
 
 
 async def test_a_check_that_does_not_pass_while_the_hub_starts_says_starting():
-    clock, func = Clock(), Scripted()
+    clock, func = ManualClock(), Scripted()
     start = StartPhase(grace=300, clock=clock)
     check = ScheduledCheck(
         "proxy-routes", func, True, interval=30, timeout=5, starting=start, clock=clock
@@ -196,7 +193,7 @@ async def test_a_check_that_does_not_pass_while_the_hub_starts_says_starting():
 
 
 def test_the_start_ends_when_the_routes_are_there_or_after_its_grace():
-    clock = Clock()
+    clock = ManualClock()
     start = StartPhase(grace=300, clock=clock)
     assert start()
     clock.now += 299
@@ -209,7 +206,7 @@ def test_the_start_ends_when_the_routes_are_there_or_after_its_grace():
 
 
 async def test_a_skipped_check_is_tried_at_its_interval_only():
-    clock = Clock()
+    clock = ManualClock()
     runs = 0
 
     async def nothing_here() -> str:
@@ -273,14 +270,8 @@ async def test_the_answer_is_503_while_starting_or_failing_never_for_a_skipped_c
     assert (code == 503) == any(c["required"] and not c["ok"] for c in body["checks"])
 
 
-async def settle() -> None:
-    """Let the loop run what is ready (no clock involved)."""
-    for _ in range(20):
-        await asyncio.sleep(0)
-
-
 async def test_a_slow_check_does_not_hold_up_another_checks_retries():
-    clock, failing = Clock(), Scripted()
+    clock, failing = ManualClock(), Scripted()
     release = asyncio.Event()
 
     async def slow() -> str:

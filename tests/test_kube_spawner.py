@@ -18,7 +18,7 @@ from kubernetes_asyncio import watch as k8s_watch
 from jhub_managed.settings import document_errors
 from jhub_managed.spawner import ManagedKubeSpawner
 from jhub_managed.store import SettingsStore
-from tests.fixtures.kube import poll_until
+from tests.fixtures.waiting import wait_until_async
 
 pytestmark = pytest.mark.kube
 
@@ -147,8 +147,8 @@ async def test_profile_pod_runs_and_is_reachable_through_the_proxy(
             return server is not None and server["ready"]
 
         try:
-            await poll_until(ready, timeout=75, what=f"{name}'s server ready")
-        except TimeoutError as e:
+            await wait_until_async(ready, timeout=75, what=f"{name}'s server ready")
+        except AssertionError as e:
             raise AssertionError(f"{e}; the pod's output:\n{test_kubelet.log(pod_name)}") from e
 
         pod = kube_emulator.get_pod(pod_name)
@@ -187,7 +187,7 @@ async def test_profile_pod_runs_and_is_reachable_through_the_proxy(
         async def stopped(name=name):
             return await _server(app, name) is None
 
-        await poll_until(stopped, timeout=30, what=f"{name}'s server stopped")
+        await wait_until_async(stopped, timeout=30, what=f"{name}'s server stopped")
         assert kube_emulator.get_pod(pod_name) is None
         assert process.process.returncode is not None
     assert kube_emulator.pods() == []

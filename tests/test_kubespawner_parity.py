@@ -15,58 +15,30 @@ from __future__ import annotations
 
 import copy
 import json
-from types import SimpleNamespace
 
 import kubernetes_validate
 import pytest
 from kubespawner import KubeSpawner
-from traitlets import Dict
 from traitlets.config import Config
 
-from jhub_managed.hub import configure
 from jhub_managed.spawner import ManagedKubeSpawner
-from jhub_managed.spawner.kube import ANNOTATION_GROUPS, LABEL_HUB, LABEL_PROFILE
 
-from .fixtures.profile_lists import LISTS, UNLISTED_VALUES, profile_list
+from .fixtures.parity import (
+    DICT_LISTS,
+    as_list,
+    differences,
+    managed_config,
+    spawn_requests,
+    user,
+    without_suite_marks,
+)
+from .fixtures.profile_lists import LISTS, profile_list
 
 pytestmark = pytest.mark.kube
 
 KUBERNETES_VERSION = "1.33.0"
 #: how an operator gives the managed spawner its list
 WAYS = ("profile_list", "callable", "operator_defaults", "hub_values")
-#: what the managed spawner adds to every pod, on purpose
-SUITE_LABELS = (LABEL_HUB, LABEL_PROFILE)
-SUITE_ANNOTATIONS = (ANNOTATION_GROUPS,)
-#: KubeSpawner 7.0 takes a list or a callable only; 7.1 a dict of profiles too
-DICT_LISTS = any(
-    isinstance(kind, Dict) for kind in KubeSpawner.class_traits()["profile_list"].trait_types
-)
-
-
-def as_list(value):
-    """A profile list in the shape the settings layers take: a dict's profiles by sort key."""
-    return [value[key] for key in sorted(value)] if isinstance(value, dict) else value
-
-
-def user(name: str = "ada"):
-    return SimpleNamespace(name=name, id=3, url=f"/user/{name}/", admin=False, groups=[])
-
-
-def spawn_requests(profiles: list[dict]) -> list[dict]:
-    """Every request that picks something different: no choice at all (the default
-    profile), each profile with its defaults, each choice of each option, each free-text
-    option with a value its pattern accepts."""
-    requests = [{}]
-    for profile in profiles:
-        slug = profile["slug"]
-        requests.append({"profile": slug})
-        for key, option in (profile.get("profile_options") or {}).items():
-            for choice in option.get("choices") or {}:
-                requests.append({"profile": slug, key: choice})
-            if (option.get("unlisted_choice") or {}).get("enabled"):
-                value = UNLISTED_VALUES[(slug, key)]
-                requests.append({"profile": slug, f"{key}--unlisted-choice": value})
-    return requests
 
 
 async def manifest_of(spawner) -> dict:
@@ -85,30 +57,6 @@ async def plain_manifest(kube, value, options: dict) -> dict:
     return await manifest_of(spawner)
 
 
-def managed_config(kube, name: str, way: str, data_dir) -> Config:
-    """The hub's configuration with list ``name`` given the ``way`` an operator gives it."""
-    c = Config()
-    c.KubeSpawner.update({**kube.spawner_config(), "cmd": ["jupyterhub-singleuser"]})
-    value = profile_list(name)
-    options = {}
-    if way == "profile_list":
-        c.KubeSpawner.profile_list = value
-    elif way == "callable":
-        c.KubeSpawner.profile_list = lambda spawner, value=value: copy.deepcopy(value)
-    else:
-        options[way] = {"profiles": as_list(value)}
-    configure(
-        c,
-        spawner="kube",
-        hub_name="parity",
-        data_dir=str(data_dir),
-        services=[],
-        idle_timeout=0,
-        **options,
-    )
-    return c
-
-
 async def managed_manifest(c: Config, options: dict) -> dict:
     spawner = ManagedKubeSpawner(_mock=True, user=user(), config=c)
     spawner.user_options = dict(options)
@@ -118,30 +66,6 @@ async def managed_manifest(c: Config, options: dict) -> dict:
     manifest = await manifest_of(spawner)
     kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
     return manifest
-
-
-def without_suite_marks(manifest: dict) -> dict:
-    """The manifest without the labels and the annotation the suite adds to every pod."""
-    manifest = copy.deepcopy(manifest)
-    meta = manifest["metadata"]
-    for key in SUITE_LABELS:
-        meta.get("labels", {}).pop(key, None)
-    for key in SUITE_ANNOTATIONS:
-        meta.get("annotations", {}).pop(key, None)
-    return manifest
-
-
-def differences(a, b, path="") -> list[str]:
-    """Where two JSON values differ, as paths with both values."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        found = []
-        for key in sorted(set(a) | set(b), key=str):
-            found += differences(a.get(key, "<absent>"), b.get(key, "<absent>"), f"{path}/{key}")
-        return found
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        pairs = enumerate(zip(a, b, strict=True))
-        return [d for i, (x, y) in pairs for d in differences(x, y, f"{path}/{i}")]
-    return [] if a == b else [f"{path}: plain {json.dumps(a)} | managed {json.dumps(b)}"]
 
 
 #: (list, way) -> how many spawns were compared, for the figures in the docs

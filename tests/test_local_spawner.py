@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-
 import pytest
 from jupyterhub.tests.utils import api_request, public_url
 from tornado.httpclient import AsyncHTTPClient
@@ -13,22 +9,7 @@ from tornado.httpclient import AsyncHTTPClient
 from jhub_managed.demo.settings import DEMO_SETTINGS
 
 from .fixtures.hub import add_group
-
-
-async def wait_ready(app, name: str, timeout: float = 240) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        r = await api_request(app, "users", name)
-        model = r.json()
-        server = (model.get("servers") or {}).get("")
-        if server and server.get("ready"):
-            return model
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{name}'s server did not become ready in {timeout}s")
-
-
-async def spawn(app, name: str, options: dict):
-    return await api_request(app, "users", name, "server", method="post", data=json.dumps(options))
+from .fixtures.spawning import spawn, wait_ready
 
 
 @pytest.fixture

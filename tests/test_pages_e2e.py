@@ -15,20 +15,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from .fixtures.axe import assert_accessible
-from .fixtures.processes import wait_for
+from .fixtures.browser import login
+from .fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 HUB_TITLE = "jhub-managed demo"  # the demo's branding: organization_name
 CONTACT = "the person who started this demo"  # the demo's branding: contact
-
-
-def login(page: Page, hub, username: str) -> None:
-    page.goto(hub.hub_url("login"))
-    page.get_by_label("Username:").fill(username)
-    page.get_by_label("Password:", exact=True).fill(hub.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r".*/(hub/spawn|hub/home|user/).*"), wait_until="commit")
 
 
 def hub_api(page: Page, hub, path: str, method: str = "GET", data=None):
@@ -49,7 +42,7 @@ def server_of(page: Page, hub, user: str):
 def stop_server(page: Page, hub, user: str) -> None:
     if server_of(page, hub, user) is not None:
         hub_api(page, hub, f"users/{user}/server", method="DELETE")
-        wait_for(lambda: server_of(page, hub, user) is None, 60, f"{user}'s server to stop")
+        wait_until(lambda: server_of(page, hub, user) is None, 60, f"{user}'s server to stop")
 
 
 def hub_log(hub) -> str:
@@ -219,7 +212,7 @@ def test_refused_launch_link_says_why_and_whom_to_ask_and_logs_one_info_line(dem
     def logged() -> bool:
         return log_since(demo_hub, mark).count("Refused spawn request of 'bob'") >= 2
 
-    wait_for(logged, 30, "the hub to log both refusals")
+    wait_until(logged, 30, "the hub to log both refusals")
     log = log_since(demo_hub, mark)
     refusals = [line for line in log.splitlines() if "Refused spawn request of 'bob'" in line]
     assert len(refusals) == 2
@@ -289,7 +282,7 @@ def test_spawn_page_by_keyboard_alone_with_a_typed_path(demo_hub, page: Page):
         "interface--unlisted-choice": "/lab/tree",
     }
     # the hub's log says what was typed
-    wait_for(
+    wait_until(
         lambda: "with profile research: interface (typed)='/lab/tree'" in log_since(demo_hub, mark),
         30,
         "the start to be logged with the typed value",

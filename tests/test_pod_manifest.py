@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from types import SimpleNamespace
 
 import kubernetes_validate
 import pytest
@@ -23,10 +22,9 @@ from jhub_managed.store import SettingsStore
 from jhub_managed.store.source import SettingsSnapshot, SettingsSource
 
 from .fixtures.db import queries_on_this_thread
-from .fixtures.kube import poll_until
+from .fixtures.pod_manifests import KUBERNETES_VERSION, manifest_for, spawner_user
+from .fixtures.waiting import wait_until_async
 
-#: a Kubernetes version kubernetes-validate bundles schemas for
-KUBERNETES_VERSION = "1.33.0"
 HUB_NAME = "physics-hub"
 
 # https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#syntax-and-character-set
@@ -129,17 +127,6 @@ def settings_db_url(tmp_path):
     yield url
 
 
-def _user(name: str, groups: list[str], admin: bool = False):
-    """What the spawner reads of JupyterHub's ``User``: name, id, url, groups, admin."""
-    return SimpleNamespace(
-        name=name,
-        id=7,
-        url=f"/user/{name}/",
-        admin=admin,
-        groups=[SimpleNamespace(name=g) for g in groups],
-    )
-
-
 async def _spawner(kube_emulator, settings_db_url, name, groups, admin=False, **extra):
     # the operator's layer: the physics profile's volumes are the operator's, which the
     # stored copy of the same profile keeps as they are (a profile_list from the config is
@@ -162,20 +149,7 @@ async def _spawner(kube_emulator, settings_db_url, name, groups, admin=False, **
             },
         }
     )
-    return ManagedKubeSpawner(_mock=True, user=_user(name, groups, admin), config=config)
-
-
-async def _manifest_for(spawner, user_options):
-    spawner.user_options = user_options
-    # what JupyterHub calls before start(), then what KubeSpawner's start() does first
-    await spawner.apply_user_options(spawner, user_options)
-    await spawner.load_user_options()
-    pod = await spawner.get_pod_manifest()
-    manifest = spawner.api.api_client.sanitize_for_serialization(pod)
-    manifest.setdefault("apiVersion", "v1")
-    manifest.setdefault("kind", "Pod")
-    kubernetes_validate.validate(manifest, KUBERNETES_VERSION, strict=True)
-    return manifest
+    return ManagedKubeSpawner(_mock=True, user=spawner_user(name, groups, admin), config=config)
 
 
 def _assert_names_valid(manifest):
@@ -202,7 +176,7 @@ def _assert_names_valid(manifest):
 )
 async def test_profile_pod_manifest_is_valid(kube_emulator, settings_db_url, username):
     spawner = await _spawner(kube_emulator, settings_db_url, username, ["Physics"])
-    manifest = await _manifest_for(spawner, {"profile": "physics_lab-2"})
+    manifest = await manifest_for(spawner, {"profile": "physics_lab-2"})
 
     _assert_names_valid(manifest)
     labels = manifest["metadata"]["labels"]
@@ -234,7 +208,7 @@ async def test_choice_overrides_profile_in_manifest(kube_emulator, settings_db_u
     spawner = await _spawner(
         kube_emulator, settings_db_url, "Ünïcode.user@example.org", ["physics"]
     )
-    manifest = await _manifest_for(spawner, {"profile": "physics_lab-2", "size": "large"})
+    manifest = await manifest_for(spawner, {"profile": "physics_lab-2", "size": "large"})
 
     (container,) = manifest["spec"]["containers"]
     assert container["resources"] == {
@@ -247,7 +221,7 @@ async def test_choice_overrides_profile_in_manifest(kube_emulator, settings_db_u
 @pytest.mark.kube
 async def test_default_profile_manifest(kube_emulator, settings_db_url):
     spawner = await _spawner(kube_emulator, settings_db_url, "bob", [])
-    manifest = await _manifest_for(spawner, {})
+    manifest = await manifest_for(spawner, {})
 
     labels = manifest["metadata"]["labels"]
     assert labels["hub.jupyter.org/managed-profile"] == "small"
@@ -285,7 +259,7 @@ async def test_memory_in_any_unit_the_settings_accept(
     ``Ki``..``Ti`` suffixes or as a number in a string (JupyterHub's own memory traits
     take only K, M, G, T)."""
     spawner = await _spawner(kube_emulator, settings_db_url, "bob", [])
-    manifest = await _manifest_for(spawner, {"profile": "binary-units", "memory": choice})
+    manifest = await manifest_for(spawner, {"profile": "binary-units", "memory": choice})
 
     (container,) = manifest["spec"]["containers"]
     assert container["resources"] == {
@@ -302,7 +276,7 @@ async def test_memory_in_any_unit_the_settings_accept(
 )
 async def test_groups_at_spawn_time_are_annotated(kube_emulator, settings_db_url, groups):
     spawner = await _spawner(kube_emulator, settings_db_url, "alice", groups)
-    manifest = await _manifest_for(spawner, {"profile": "small"})
+    manifest = await manifest_for(spawner, {"profile": "small"})
     annotations = manifest["metadata"]["annotations"]
     assert json.loads(annotations["hub.jupyter.org/managed-groups"]) == sorted(groups)
     _assert_names_valid(manifest)
@@ -321,7 +295,7 @@ async def test_shared_directory_read_only_for_users_writable_for_admins(
         admin=admin,
         shared_storage={"pvc": "hub-shared", "mount_path": "/home/jovyan/shared"},
     )
-    manifest = await _manifest_for(spawner, {"profile": "small"})
+    manifest = await manifest_for(spawner, {"profile": "small"})
     volumes = {v["name"]: v for v in manifest["spec"]["volumes"]}
     assert volumes["jhm-shared"]["persistentVolumeClaim"] == {"claimName": "hub-shared"}
     (container,) = manifest["spec"]["containers"]
@@ -349,10 +323,10 @@ async def test_operator_storage_from_configure(kube_emulator, settings_db_url, t
     )
     c.ManagedKubeSpawner.update(kube_emulator.spawner_config())
     c.ManagedKubeSpawner.cmd = ["jupyterhub-singleuser"]
-    spawner = ManagedKubeSpawner(_mock=True, user=_user("Dana Ünï", []), config=c)
+    spawner = ManagedKubeSpawner(_mock=True, user=spawner_user("Dana Ünï", []), config=c)
     assert spawner.storage_pvc_ensure and spawner.storage_capacity == "10Gi"
     assert spawner.storage_class == "fast"
-    manifest = await _manifest_for(spawner, {"profile": "small"})
+    manifest = await manifest_for(spawner, {"profile": "small"})
     volumes = {v["name"]: v for v in manifest["spec"]["volumes"]}
     claim = volumes["jhm-home"]["persistentVolumeClaim"]["claimName"]
     assert claim == spawner.pvc_name and "{" not in claim
@@ -406,7 +380,7 @@ async def test_config_profile_list_is_the_hubs_starting_profiles(kube_emulator, 
     spawner = await _spawner(kube_emulator, empty_store, "ann", [], profile_list=value)
     form_html = await spawner.get_options_form()
     assert "Default" in form_html and "Big" in form_html
-    manifest = await _manifest_for(spawner, {"profile": "big"})  # slug from the name
+    manifest = await manifest_for(spawner, {"profile": "big"})  # slug from the name
     container = manifest["spec"]["containers"][0]
     assert container["image"] == "quay.io/jupyter/scipy-notebook:2025-01-06"
     env = {e["name"]: e.get("value") for e in container["env"]}
@@ -434,7 +408,7 @@ async def test_a_callable_profile_list_is_read_over_the_hubs_snapshot(kube_emula
             {"branding": {"contact": "help@example.org"}}, author="admin", expected_version=0
         )
         store.dispose()
-        await poll_until(
+        await wait_until_async(
             lambda: snapshot.current().version == 1, timeout=60, what="version 1 in force"
         )
         on_loop = queries_on_this_thread(snapshot.source.store.engine)
@@ -443,7 +417,7 @@ async def test_a_callable_profile_list_is_read_over_the_hubs_snapshot(kube_emula
         assert spawner.settings_source.snapshot is snapshot
         assert spawner.settings_source.current().version == 1
         assert spawner.hub_contact() == "help@example.org"
-        manifest = await _manifest_for(spawner, {"profile": "big"})
+        manifest = await manifest_for(spawner, {"profile": "big"})
         assert manifest["metadata"]["labels"]["hub.jupyter.org/managed-profile"] == "big"
         assert on_loop == []
     finally:
@@ -458,7 +432,7 @@ async def test_hub_values_profiles_win_over_the_config_profile_list(kube_emulato
     await spawner.get_options_form()
     assert [p["slug"] for p in spawner.managed_profiles()] == ["small"]
     with pytest.raises(web.HTTPError) as info:
-        await _manifest_for(spawner, {"profile": "big"})
+        await manifest_for(spawner, {"profile": "big"})
     assert info.value.status_code == 400
 
 
@@ -475,7 +449,7 @@ async def test_an_invalid_config_profile_list_is_a_clear_error(kube_emulator, em
 async def test_a_user_without_groups_spawns(kube_emulator, settings_db_url):
     spawner = await _spawner(kube_emulator, settings_db_url, "ann", [])
     del spawner.user.groups  # a user object without groups, as kubespawner's own tests make
-    manifest = await _manifest_for(spawner, {"profile": "small"})
+    manifest = await manifest_for(spawner, {"profile": "small"})
     assert json.loads(manifest["metadata"]["annotations"]["hub.jupyter.org/managed-groups"]) == []
 
 
@@ -483,4 +457,4 @@ async def test_a_refused_request_is_a_value_error_too(kube_emulator, settings_db
     # kubespawner raises ValueError for options it refuses; code that catches it still does
     spawner = await _spawner(kube_emulator, settings_db_url, "ann", [])
     with pytest.raises(ValueError, match="no-such-profile"):
-        await _manifest_for(spawner, {"profile": "no-such-profile"})
+        await manifest_for(spawner, {"profile": "no-such-profile"})

@@ -16,60 +16,7 @@ from jhub_managed.settings.forms import branding as branding_forms
 from jhub_managed.settings.forms import fields as form_fields
 from jhub_managed.settings.forms import profiles
 
-
-def post_fields(view: dict) -> dict[str, str]:
-    """What a browser posts for the form rendered from ``view`` (one blank row per option)."""
-    fields = {
-        k: view[k]
-        for k in (
-            "display_name",
-            "slug",
-            "description",
-            "groups",
-            "idle_minutes",
-            "image",
-            "cpu_guarantee",
-            "cpu_limit",
-            "mem_guarantee",
-            "mem_limit",
-            "gpu_limit",
-            "gpu_guarantee",
-            "default_url",
-            "environment",
-            "extra",
-        )
-    }
-    if view["default"]:
-        fields["default"] = "1"
-    fields["o-count"] = str(len(view["options"]))
-    for i, option in enumerate(view["options"]):
-        p = f"o{i}-"
-        fields[p + "key"] = option["key"]
-        fields[p + "display_name"] = option["display_name"]
-        rows = option["choices"] + [profiles.blank_choice()]
-        fields[p + "c-count"] = str(len(rows))
-        if option["default"]:
-            fields[p + "default"] = option["default"]
-        for j, choice in enumerate(rows):
-            for key in (
-                "key",
-                "display_name",
-                "description",
-                "groups",
-                "image",
-                "default_url",
-                "extra",
-            ):
-                fields[f"{p}c{j}-{key}"] = choice[key]
-            if choice.get("remove"):
-                fields[f"{p}c{j}-remove"] = "1"
-        for key, value in option["unlisted"].items():
-            if key == "enabled":
-                if value:
-                    fields[p + "u-enabled"] = "1"
-            else:
-                fields[p + "u-" + key] = value
-    return fields
+from .fixtures.forms import UNLISTED_PROFILE, post_fields
 
 
 def round_trip(profile: dict) -> tuple[dict, dict]:
@@ -77,49 +24,6 @@ def round_trip(profile: dict) -> tuple[dict, dict]:
     view = profiles.view_from_form(lambda name: fields.get(name, ""))
     result, _, errors = profiles.view_to_profile(view)
     return result, errors
-
-
-UNLISTED_PROFILE = {
-    "display_name": "Images",
-    "slug": "images",
-    "idle_timeout": 5400,
-    "kubespawner_override": {
-        "cpu_limit": 1.5,
-        "mem_limit": 2147483648,
-        "extra_resource_limits": {"nvidia.com/gpu": 1, "example.com/fpga": 2},
-        "node_selector": {"pool": "gpu"},
-    },
-    "profile_options": {
-        "image": {
-            "display_name": "Image",
-            "choices": {
-                "scipy": {
-                    "display_name": "SciPy",
-                    "default": True,
-                    "kubespawner_override": {"image": "quay.io/jupyter/scipy-notebook:1"},
-                },
-                "r": {
-                    "display_name": "R",
-                    "description": "R and the tidyverse",
-                    "allowed_groups": ["researchers", "staff"],
-                    "kubespawner_override": {
-                        "image": "quay.io/jupyter/r-notebook:1",
-                        "environment": {"R": "1"},
-                    },
-                },
-            },
-            "unlisted_choice": {
-                "enabled": True,
-                "display_name": "Image",
-                "display_name_in_choices": "Other image...",
-                "validation_regex": r"quay\.io/jupyter/[a-z-]+:[0-9]+",
-                "validation_message": "an image from quay.io/jupyter",
-                "allowed_groups": ["researchers"],
-                "kubespawner_override": {"image": "{value}"},
-            },
-        }
-    },
-}
 
 
 @pytest.mark.parametrize(

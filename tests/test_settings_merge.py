@@ -9,7 +9,7 @@ import pytest
 from jhub_managed.demo.settings import DEMO_SETTINGS
 from jhub_managed.settings import merge
 
-from .test_settings_forms import UNLISTED_PROFILE
+from .fixtures.forms import UNLISTED_PROFILE
 
 
 def test_profile_list_changes():

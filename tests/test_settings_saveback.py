@@ -22,9 +22,9 @@ from html.parser import HTMLParser
 import pytest
 import requests
 
+from .fixtures.config_hub import DEMO_LOGINS, Hub, running_hub, service_session
 from .fixtures.processes import HUB_CONFIG_PREAMBLE
 from .fixtures.profile_lists import COURSE_WITH_NOTES, FANCY_IMAGE_PICKER, GPU_AND_DATA
-from .test_config_service import DEMO_LOGINS, Hub, running_hub, service_session
 from .upstream.compare import THROWAWAY_KUBECONFIG
 
 pytestmark = [pytest.mark.e2e]

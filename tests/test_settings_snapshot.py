@@ -3,9 +3,7 @@ the event loop within its interval, one snapshot per page render, last good sett
 
 from __future__ import annotations
 
-import asyncio
 import copy
-import time
 
 import pytest
 from jupyterhub.tests.utils import get_page
@@ -18,22 +16,7 @@ from jhub_managed.store import SettingsStore
 from jhub_managed.store.source import SettingsSnapshot, SettingsSource
 
 from .fixtures.db import queries_on_this_thread
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
-async def async_wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.1)
+from .fixtures.waiting import wait_until, wait_until_async
 
 
 def announcing(text_: str) -> dict:
@@ -71,17 +54,15 @@ async def test_a_new_snapshot_takes_its_place_only_between_two_callbacks_of_the_
         )
         # hold the loop, as a page render does, while the refresher finds version 1
         snapshot.refreshed.clear()
-        found = False
-        deadline = time.monotonic() + 60
-        while not found and time.monotonic() < deadline:
+
+        def refreshed_to_version_1() -> bool:
             assert snapshot.refreshed.wait(60)
             snapshot.refreshed.clear()
-            found = snapshot.source.current().version == 1
-        assert found
+            return snapshot.source.current().version == 1
+
+        wait_until(refreshed_to_version_1, 60, "the refresher to find version 1", interval=0)
         assert snapshot.current() is before  # still the one this render started with
-        await async_wait_until(
-            lambda: asyncio.sleep(0, snapshot.current().version == 1), 30, "the new snapshot"
-        )
+        await wait_until_async(lambda: snapshot.current().version == 1, 30, "the new snapshot")
     finally:
         snapshot.close()
 
@@ -157,5 +138,5 @@ async def test_hub_pages_read_no_store_on_the_event_loop_and_show_a_save_soon(ma
         page = await get_page("home", app, cookies=cookies)
         return "Second words" in page.text
 
-    await async_wait_until(shown, 60, "the saved announcement on the home page")
+    await wait_until_async(shown, 60, "the saved announcement on the home page")
     assert on_loop == []

@@ -14,7 +14,8 @@ import uuid
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from .fixtures.processes import wait_for
+from .fixtures.browser import login
+from .fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -23,14 +24,6 @@ def new_page(browser: Browser, **context_options) -> Page:
     context = browser.new_context(**context_options)
     context.set_default_timeout(30_000)
     return context.new_page()
-
-
-def login(page: Page, hub, username: str) -> None:
-    page.goto(hub.hub_url("login"))
-    page.get_by_label("Username:").fill(username)
-    page.get_by_label("Password:", exact=True).fill(hub.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r".*/(hub/spawn|hub/home|user/).*"), wait_until="commit")
 
 
 def hub_api(page: Page, hub, path: str, method: str = "GET"):
@@ -60,7 +53,7 @@ def shows(page: Page, url: str, condition, timeout: float = 60) -> None:
         page.goto(url)
         return bool(condition())
 
-    wait_for(loaded, timeout, f"{url} to show the saved settings", interval=0.5)
+    wait_until(loaded, timeout, f"{url} to show the saved settings", interval=0.5)
 
 
 def spawn_select_options(page: Page, slug: str) -> list[str]:
@@ -121,7 +114,7 @@ def test_admin_adds_a_restricted_choice_alice_starts_it_bob_never_sees_it_restor
     server = hub_api(alice, demo_hub, "users/alice")["servers"][""]
     assert server["user_options"] == {"profile": "python", "image": "r-for-researchers"}
     hub_api(alice, demo_hub, "users/alice/server", method="DELETE")
-    wait_for(
+    wait_until(
         lambda: not hub_api(alice, demo_hub, "users/alice")["servers"],
         60,
         "alice's server to stop",
@@ -193,7 +186,7 @@ def test_an_announcement_shows_on_home_and_login_pages_until_it_expires(demo_hub
         page.goto(url)
         return page.get_by_text(marker).count() == 0
 
-    wait_for(lambda: gone(visitor, demo_hub.hub_url("login")), 60, "the announcement to expire")
+    wait_until(lambda: gone(visitor, demo_hub.hub_url("login")), 60, "the announcement to expire")
     assert gone(admin, demo_hub.hub_url("home"))
     admin.goto(demo_hub.url + "services/config/announcement")
     expect(admin.locator(".jhm-announcement-state")).to_contain_text("Expired")

@@ -32,17 +32,18 @@ from jhub_managed.spawner import ManagedKubeSpawner, ManagedLocalSpawner
 from jhub_managed.spawner.kube import LABEL_HUB, LABEL_PROFILE
 from jhub_managed.spawner.mixin import options_from_form
 
-from .fixtures.kube import free_port, poll_until
-from .fixtures.profile_lists import LISTS as FLEET_LISTS
-from .fixtures.profile_lists import profile_list as fleet_list
-from .test_kubespawner_parity import (
+from .fixtures.kube import free_port
+from .fixtures.parity import (
     DICT_LISTS,
     differences,
     managed_config,
     spawn_requests,
     without_suite_marks,
 )
-from .test_kubespawner_parity import user as fleet_user
+from .fixtures.parity import user as fleet_user
+from .fixtures.profile_lists import LISTS as FLEET_LISTS
+from .fixtures.profile_lists import profile_list as fleet_list
+from .fixtures.waiting import wait_until_async
 
 HUB_NAME = "physics-hub"
 MINIMAL = "quay.io/jupyter/minimal-notebook:2025-01-06"
@@ -863,8 +864,8 @@ async def test_fancy_profiles_in_chromium_starts_the_pod_plain_kubespawner_makes
 
     spawner = app.users["alice"].spawner
     try:
-        server = await poll_until(ready, timeout=75, what="alice's server ready")
-    except TimeoutError as e:
+        server = await wait_until_async(ready, timeout=75, what="alice's server ready")
+    except AssertionError as e:
         raise AssertionError(f"{e}; the pod's output:\n{test_kubelet.log(spawner.pod_name)}") from e
     assert server["user_options"] == {"profile": "physics-lab", **chosen}
     pod = kube_emulator.get_pod(spawner.pod_name)
@@ -879,7 +880,7 @@ async def test_fancy_profiles_in_chromium_starts_the_pod_plain_kubespawner_makes
 
     r = await api_request(app, "users", "alice", "server", method="delete")
     assert r.status_code in (202, 204), r.text
-    await poll_until(
+    await wait_until_async(
         lambda: kube_emulator.get_pod(spawner.pod_name) is None, timeout=30, what="pod gone"
     )
     assert len(kube_emulator.pods_ever_created()) == 1

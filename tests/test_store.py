@@ -76,30 +76,26 @@ def test_migrations_run_from_empty_and_twice(db_url):
         engine.dispose()
 
 
-# One process of the hub or a service: it gets ready, waits for the word, then migrates.
+# One process of the hub or a service: it gets ready, waits for the word (a line on its
+# standard input), then migrates.
 _MIGRATING_PROCESS = """
-import pathlib, sys, time
+import sys
 from jhub_managed.store import create_engine_for, upgrade
 engine = create_engine_for(sys.argv[1])
-go = pathlib.Path(sys.argv[2])
 print("ready", flush=True)
-deadline = time.monotonic() + 60
-while not go.exists():
-    if time.monotonic() > deadline:
-        sys.exit("never told to go")
-    time.sleep(0.001)
+sys.stdin.readline()
 upgrade(engine)
 engine.dispose()
 """
 
 
-def test_processes_migrating_a_new_database_at_once(db_url, tmp_path):
+def test_processes_migrating_a_new_database_at_once(db_url):
     """The hub and its services start together on a new database: all of them come up,
     and the schema is there once."""
-    go = tmp_path / "go"
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", _MIGRATING_PROCESS, db_url, str(go)],
+            [sys.executable, "-c", _MIGRATING_PROCESS, db_url],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -109,7 +105,9 @@ def test_processes_migrating_a_new_database_at_once(db_url, tmp_path):
     try:
         for process in processes:
             assert process.stdout.readline().strip() == "ready", process.communicate()[1]
-        go.touch()
+        for process in processes:  # the word, to all of them at once
+            process.stdin.write("go\n")
+            process.stdin.flush()
         results = [process.communicate(timeout=120) for process in processes]
         failures = [
             # the exception's own line, not SQLAlchemy's "Background on this error" link

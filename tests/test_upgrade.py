@@ -33,9 +33,9 @@ from jhub_managed.store.models import Base, UsageSession
 from jhub_managed.store.source import SettingsSource
 from jhub_managed.store.store import MIGRATIONS, SettingsStore
 
+from .fixtures.config_hub import HUB_CONFIG, running_hub
 from .fixtures.db import BACKENDS, fresh_database
 from .fixtures.previous_release import Release
-from .test_config_service import HUB_CONFIG, running_hub
 from .upgrade import store_contents
 from .upgrade.store_contents import DEPLOYMENT, SESSIONS, USERS, VERSIONS
 

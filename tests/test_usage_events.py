@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from jhub_managed.spawner.usage_events import UsageEvents, session_facts
 from jhub_managed.store.models import UsageSession
 
-from .fixtures.processes import wait_for
+from .fixtures.waiting import wait_until
 
 STARTED = "2026-11-02T10:00:00.250000Z"
 
@@ -49,7 +49,7 @@ def test_events_wait_out_an_outage_of_the_store_and_lose_nothing(throwaway_db):
             events.stopped(facts(), seen=True)
             assert events.flush()
             assert len(events._waiting) == 2  # kept, not lost
-        wait_for(lambda: not events._waiting, 60, "the waiting writes to be made")
+        wait_until(lambda: not events._waiting, 60, "the waiting writes to be made")
         rows = [s for s in sessions(events) if s.user_name == "ann"]
         assert len(rows) == 1
         assert rows[0].stop_source == "spawner" and rows[0].stopped_at is not None

@@ -16,8 +16,7 @@ from jhub_managed.services.usage.metrics import (
 from jhub_managed.store import create_engine_for, upgrade
 from jhub_managed.store.usage import UsageRecorder
 
-from .test_usage_reports import add
-from .usage_helpers import ts
+from .fixtures.usage_data import add, ts
 
 ODD_NAMES = [
     "ann",
@@ -110,15 +109,49 @@ def test_the_suites_series_from_a_store(db_url):
     engine.dispose()
 
 
-def test_per_user_series_only_when_asked(tmp_path):
+#: every family ``/metrics`` has, on an empty store too (counters by their family name)
+ALWAYS = {
+    "jupyterhub_user_group_info",
+    "jhub_managed_usage_running_servers",
+    "jhub_managed_usage_active_users",
+    "jhub_managed_usage_server_hours",
+    "jhub_managed_usage_budget",
+    "jhub_managed_usage_budget_used",
+    "jhub_managed_usage_budget_used_ratio",
+    "jhub_managed_usage_last_poll_timestamp_seconds",
+    "jhub_managed_usage_poll_failures",
+}
+#: the families ``usage_per_user_metrics=True`` adds, and only then
+PER_USER = {"jhub_managed_usage_user_running_servers", "jhub_managed_usage_user_server_hours"}
+
+
+@pytest.mark.parametrize("per_user", [False, True])
+def test_an_empty_store_exports_every_family_and_per_user_ones_only_when_asked(tmp_path, per_user):
     engine = create_engine_for(f"sqlite:///{tmp_path / 's.sqlite'}")
     upgrade(engine)
     text = (
-        UsageMetrics(engine, namespace="ns")
-        .render(now=0.0, user_groups={}, budget_use=[], last_poll_at=None, poll_failures=0)
+        UsageMetrics(engine, namespace="ns", per_user=per_user)
+        .render(now=0.0, user_groups={"ann": []}, budget_use=[], last_poll_at=None, poll_failures=0)
         .decode()
     )
-    assert "jhub_managed_usage_user_" not in text
+    got = families(text)
+    assert set(got) == ALWAYS | (PER_USER if per_user else set())
+    if per_user:  # typed, so dashboards know them before the first session
+        assert "# TYPE jhub_managed_usage_user_running_servers gauge" in text
+        assert "# TYPE jhub_managed_usage_user_server_hours_total counter" in text
+    else:
+        assert "jhub_managed_usage_user_" not in text
+    samples = {name: [(s.labels, s.value) for s in f.samples] for name, f in got.items()}
+    active = {
+        labels["period"]: value for labels, value in samples.pop("jhub_managed_usage_active_users")
+    }
+    assert active == {"1d": 0.0, "7d": 0.0, "30d": 0.0}
+    assert samples.pop("jhub_managed_usage_poll_failures") == [({"namespace": "ns"}, 0.0)]
+    assert [labels["username"] for labels, _ in samples.pop("jupyterhub_user_group_info")] == [
+        "ann"
+    ]
+    # nothing ran, nobody was polled and no budget is set: no sample, not a zero per user
+    assert {name: s for name, s in samples.items() if s} == {}
     engine.dispose()
 
 

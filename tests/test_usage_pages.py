@@ -13,6 +13,8 @@ from jhub_managed.services.access import grants
 from jhub_managed.services.usage import pages, views
 from jhub_managed.settings.forms import budgets as budget_forms
 
+from .fixtures.clock import ManualClock
+
 TODAY = date(2026, 11, 17)
 
 
@@ -276,14 +278,6 @@ def test_notice_most_used_first():
     assert [e["group"] for e in notice.notice_entries(["a", "b"], use)] == ["b", "a"]
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-
 def user_in(*groups):
     return SimpleNamespace(name="alice", groups=[SimpleNamespace(name=g) for g in groups])
 
@@ -297,7 +291,7 @@ def test_the_page_never_waits_for_the_figures():
         assert release.wait(30)
         return use_at(0.9)
 
-    clock = Clock()
+    clock = ManualClock(0.0)
     notices = notice.BudgetNotices(slow, refresh=30, clock=clock)
     assert notices(user_in("physics")) == []  # nothing known yet, and no wait
     assert notices(user_in("physics")) == []  # one refresh at a time
@@ -317,7 +311,7 @@ def test_stale_figures_are_added_up_again_and_a_failure_keeps_the_last():
             raise result
         return result
 
-    clock = Clock()
+    clock = ManualClock(0.0)
     notices = notice.BudgetNotices(compute, refresh=30, clock=clock)
     notices.current()
     notices.wait()

@@ -25,9 +25,10 @@ from jhub_managed.store import SettingsStore, create_engine_for, upgrade
 from jhub_managed.store.attribution import attribute
 from jhub_managed.store.usage import SessionFacts, UsageRecorder
 
+from .fixtures.browser import login
 from .fixtures.demo import DEMO_PASSWORD, DemoHub
-from .fixtures.processes import HUB_CONFIG_PREAMBLE, Process, hub_environment, wait_for
-from .test_settings_ui_e2e import login
+from .fixtures.processes import HUB_CONFIG_PREAMBLE, Process, hub_environment
+from .fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -117,7 +118,7 @@ def start_hub(tmp, timeout: float = 300) -> DemoHub:
         return answers(url + "services/health/") and answers(url + "services/usage/")
 
     try:
-        wait_for(up, timeout, "the hub and its services to come up", interval=1)
+        wait_until(up, timeout, "the hub and its services to come up", interval=1)
     except BaseException:
         process.stop()
         raise
@@ -354,7 +355,7 @@ def test_the_budget_notice_at_80_and_100_percent_and_not_below(usage_hub, browse
     u80, u75, u100 = new_page(browser), new_page(browser), new_page(browser)
     login(u80, usage_hub, "u80")
     # the hub adds the figures up in the background: wait for the first time
-    wait_for(lambda: home_notice(u80, usage_hub).count() == 1, 90, "the budget notice of u80")
+    wait_until(lambda: home_notice(u80, usage_hub).count() == 1, 90, "the budget notice of u80")
     notice = u80.locator(".jhm-budget-notice")
     expect(notice).to_have_attribute("data-level", "warning")
     expect(notice).to_contain_text("Your group “g80” has used 80 % of its monthly budget")

@@ -20,6 +20,7 @@ from jhub_managed.store.attribution import attribute
 from jhub_managed.store.usage import SessionFacts, UsageRecorder
 
 from .fixtures.processes import free_port
+from .fixtures.waiting import wait_until
 
 
 class AsAnn:
@@ -137,16 +138,18 @@ def test_a_store_unreachable_at_start_does_not_stop_the_service(tmp_path):
         text=True,
     )
     try:
-        status, deadline = None, time.monotonic() + 60
-        while status is None and process.poll() is None and time.monotonic() < deadline:
+
+        def answer() -> int | None:
+            if process.poll() is not None:
+                return -1  # it exited: stop waiting, say why below
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             try:
                 connection.request("GET", "/services/usage/")
-                status = connection.getresponse().status
-            except OSError:
-                time.sleep(0.2)
+                return connection.getresponse().status
             finally:
                 connection.close()
+
+        status = wait_until(answer, 60, "the service to answer", interval=0.2, ignore=OSError)
         assert process.poll() is None, process.communicate()[1][-2000:]
         assert status == 302
     finally:

@@ -26,26 +26,11 @@ from jhub_managed.store import create_engine_for, upgrade
 from jhub_managed.store.attribution import attribute
 from jhub_managed.store.usage import SessionFacts, UsageRecorder, requested_resources
 
-from .usage_helpers import ts
+from .fixtures.usage_data import add, ts
 
 H = 3600.0
 GIB = 1024**3
 NOW = ts("2026-11-20 12:00")
-
-
-def add(recorder, user, groups, start, stop=None, *, profile="small", server="", **resources):
-    facts = SessionFacts(
-        user_name=user,
-        server_name=server,
-        started_at=ts(start),
-        attribution=attribute(user, groups),
-        groups=list(groups),
-        profile=profile,
-        resources=requested_resources(resources or {"cpu_limit": 1, "mem_limit": "2G"}),
-    )
-    recorder.record_start(facts)
-    if stop:
-        recorder.record_stop(facts, ts(stop))
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ from .fixtures.processes import (
     free_port,
     hub_environment,
     service_process,
-    wait_for,
 )
+from .fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e]
 
@@ -141,7 +141,7 @@ class Hub:
             env=self.env,
             cwd=self.data_dir,
         )
-        wait_for(self.service_up, 180, "the hub and its usage service to come up")
+        wait_until(self.service_up, 180, "the hub and its usage service to come up")
 
     def service_up(self) -> bool:
         assert self.process.popen.poll() is None, "the hub exited:\n" + self.process.log()[-5000:]
@@ -236,7 +236,7 @@ def start_server(hub: Hub, user: str, profile: str) -> float:
         model = server_model(hub, user)
         return bool(model and model.get("ready"))
 
-    wait_for(ready, 120, f"{user}'s server to be ready")
+    wait_until(ready, 120, f"{user}'s server to be ready")
     return hub_time(server_model(hub, user)["started"])
 
 
@@ -245,7 +245,7 @@ def stop_server(hub: Hub, user: str) -> tuple[float, float]:
     before = time.time()
     r = hub.hub_api("DELETE", f"users/{user}/server")
     assert r.status_code in (202, 204), r.text
-    wait_for(lambda: server_model(hub, user) is None, 60, f"{user}'s server to stop")
+    wait_until(lambda: server_model(hub, user) is None, 60, f"{user}'s server to stop")
     return before, time.time()
 
 
@@ -296,8 +296,16 @@ def test_two_users_in_two_groups_show_the_hours_the_test_measured(hub):
         seen = {(s.labels["profile"], s.labels["usergroup"]): s.value for s in samples}
         return seen.get(("lab", "physics")) == 1 and seen.get(("small", "chem")) == 1
 
-    wait_for(running_seen, POLL + 30, "both running servers in the metrics")
-    time.sleep(2)
+    wait_until(running_seen, POLL + 30, "both running servers in the metrics")
+
+    # server time the report must show, counted by the service while they run
+    def hours_counted() -> dict:
+        samples = metric_samples(hub, "jhub_managed_usage_server_hours_total")
+        seen = {(s.labels["usergroup"], s.labels["profile"]): s.value * 3600 for s in samples}
+        wanted = (("physics", "lab"), ("chem", "small"))
+        return seen if all(seen.get(key, 0) >= 2 for key in wanted) else {}
+
+    wait_until(hours_counted, POLL + 30, "2 s of server time of each in the metrics")
     ann_low, ann_high = stop_server(hub, "ann")
     ben_low, ben_high = stop_server(hub, "ben")
 
@@ -314,7 +322,7 @@ def test_two_users_in_two_groups_show_the_hours_the_test_measured(hub):
             and hours_between(ben_low - ben_started, ben_high - ben_started, chem["server_hours"])
         )  # fmt: skip
 
-    wait_for(report_right, POLL + 30, "the report to show the measured hours")
+    wait_until(report_right, POLL + 30, "the report to show the measured hours")
     by_group = report(hub, "group")
     physics, chem = row(by_group, "physics"), row(by_group, "chem")
     assert physics["sessions"] == chem["sessions"] == 1
@@ -345,7 +353,7 @@ def test_two_users_in_two_groups_show_the_hours_the_test_measured(hub):
         }
         return ("ann", "physics") in info and ("nobody", "none") in info
 
-    wait_for(groups_seen, POLL + 30, "every user's groups in jupyterhub_user_group_info")
+    wait_until(groups_seen, POLL + 30, "every user's groups in jupyterhub_user_group_info")
     info = metric_samples(hub, "jupyterhub_user_group_info")
     ann = next(s for s in info if s.labels["username"] == "ann")
     assert ann.labels == {
@@ -442,11 +450,11 @@ def expect_one_exact_session(hub: Hub, user: str, started: float, low: float, hi
             and hours_between(low - started, high - started, mine["server_hours"])
         )
 
-    wait_for(right, POLL + 60, f"the report to show {user}'s one session")
+    wait_until(right, POLL + 60, f"the report to show {user}'s one session")
     [session] = sessions_of(hub, user)
     assert session["stop_source"] == "spawner"
     assert session["started_at"] == pytest.approx(started, abs=0.01)
-    assert low - 1 <= session["stopped_at"] <= high + 1
+    assert low - 0.01 <= session["stopped_at"] <= high + 0.01
     assert row(report(hub), user)["sessions"] == 1
 
 
@@ -463,7 +471,7 @@ def test_the_service_killed_mid_session_is_restarted_and_loses_nothing(hub):
         except AssertionError:
             return False
 
-    wait_for(restarted, 120, "the hub to restart the usage service")
+    wait_until(restarted, 120, "the hub to restart the usage service")
     expect_one_exact_session(hub, "fin", started, low, high)
 
 
@@ -499,11 +507,20 @@ def test_an_outage_of_the_service_longer_than_a_session_loses_nothing(hub):
     service.suspend()  # the service hangs: nobody polls, nobody answers
     try:
         started = start_server_for(hub, "sam")
-        time.sleep(1)
+        # the spawner writes the start itself, the service down or not
+        wait_until(lambda: sessions_of(hub, "sam"), 60, "sam's session in the store")
         low, high = stop_server(hub, "sam")
-        time.sleep(POLL * 2)  # the outage outlasts the session and two polls
+        assert service.status() == psutil.STATUS_STOPPED  # it saw nothing of the session
     finally:
+        resumed = time.time()
         service.resume()
+
+    # once the service polled the hub again, the session is still the one the spawner wrote
+    def polled_again() -> list:
+        samples = metric_samples(hub, "jhub_managed_usage_last_poll_timestamp_seconds")
+        return [s.value for s in samples if s.value > resumed]
+
+    wait_until(polled_again, POLL + 60, "the service's first poll after the outage")
     expect_one_exact_session(hub, "sam", started, low, high)
     # sam is staff: kept out of billing, shown apart
     mine = row(report(hub), "sam")
