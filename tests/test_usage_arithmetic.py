@@ -23,7 +23,7 @@ from jhub_managed.services.usage.reports import (
 )
 from jhub_managed.store.usage import month_of, week_of
 
-from .usage_helpers import ts
+from .fixtures.usage_data import ts
 
 H = 3600.0
 GIB = 1024**3
