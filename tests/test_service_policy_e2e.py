@@ -21,7 +21,8 @@ import requests
 from jhub_managed.hub import HEALTH_SCOPE, SETTINGS_SCOPE, USAGE_SCOPE
 from jhub_managed.services.base import SECURITY_HEADERS
 
-from .fixtures.processes import HUB_CONFIG_PREAMBLE, Process, hub_environment, wait_for
+from .fixtures.processes import HUB_CONFIG_PREAMBLE, Process, hub_environment
+from .fixtures.waiting import wait_until
 
 pytestmark = [pytest.mark.e2e]
 
@@ -137,7 +138,7 @@ def running_hub(tmp: Path) -> Iterator[Hub]:
         return all(r.headers.get("content-type", "").startswith("application/") for r in answers)
 
     try:
-        wait_for(services_up, 180, "the hub and its three services to come up")
+        wait_until(services_up, 180, "the hub and its three services to come up")
         hub.tokens = {
             "admin": make_token(hub, "admin"),
             # the admin's own token, made with access to the services and nothing else
