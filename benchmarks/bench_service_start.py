@@ -26,6 +26,7 @@ import requests
 
 from benchmarks.bench_hub_pages import COMMON, Hub, _free_port
 from benchmarks.common import write_results
+from jhub_managed.scopes import SETTINGS_SCOPE
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUNDS = 5
@@ -148,7 +149,8 @@ def main() -> None:
             r = requests.post(
                 api + "users/alice/tokens",
                 headers=auth,
-                json={"scopes": ["access:services", "read:users!user=alice"]},
+                # reading the settings needs the settings scope on the token, admin or not
+                json={"scopes": ["access:services", "read:users!user=alice", SETTINGS_SCOPE]},
                 timeout=30,
             )
             assert r.status_code == 201, r.text
