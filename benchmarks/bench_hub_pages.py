@@ -69,6 +69,7 @@ SUITE = (
 import atexit, threading
 from sqlalchemy import event
 from jhub_managed.hub import configure
+from jhub_managed.hubside.start import on_hub_start
 
 configure(
     c, hub_name="bench", spawner="local", data_dir=data_dir, db_url=env["JHM_BENCH_STORE"],
@@ -83,8 +84,9 @@ def _count(*args):
     counts["event_loop" if on_loop else "other_threads"] += 1
 
 
-# counted from here on: the hub's start (creating and migrating the store) is not a render
-event.listen(snapshot.source.store.engine, "before_cursor_execute", _count)
+# counted once the hub has started: its start (creating and migrating the store, which
+# configure() leaves to the hub's start) is not a render
+on_hub_start(c, lambda: event.listen(snapshot.source.store.engine, "before_cursor_execute", _count))
 
 
 def _write_counts():
