@@ -30,6 +30,7 @@ from ..access import grants
 from ..base import BaseHandler, require_scope
 from ..hubapi import HubAPI
 from .budgets import budget_use
+from .periods import month_range
 from .query import range_error
 from .rates import RateCard
 from .reports import (
@@ -123,13 +124,8 @@ def read_range(start_text: str | None, end_text: str | None, *, today: date) -> 
 
 def month_bounds(today: date) -> dict[str, tuple[date, date]]:
     """``this_month`` (first to last day) and ``last_month`` around ``today``."""
-    first = today.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    last_first = (first - timedelta(days=1)).replace(day=1)
-    return {
-        "this_month": (first, following - timedelta(days=1)),
-        "last_month": (last_first, first - timedelta(days=1)),
-    }
+    this_month = month_range(today)
+    return {"this_month": this_month, "last_month": month_range(this_month[0] - timedelta(days=1))}
 
 
 # -- what the pages read (blocking: run in a thread) -----------------------------------------
