@@ -192,6 +192,14 @@ class Hub:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
+        # the proxy runs in a session of its own: a hub that had to be killed leaves it behind
+        pid_file = Path(self.data_dir) / "proxy.pid"
+        try:
+            pid = int(pid_file.read_text().strip())
+            if b"configurable-http-proxy" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                os.kill(pid, signal.SIGTERM)
+        except (OSError, ValueError):
+            pass  # no pid file, or the proxy is gone already
         self.log.close()
 
 
